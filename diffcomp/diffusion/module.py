@@ -1,0 +1,153 @@
+"""The conditional DDPM as a LightningModule: epsilon-prediction training and sampling.
+
+Evaluation is Lightning's *validation loop*: each validation batch is a batch of evaluation labels,
+``validation_step`` samples images for them (with the representation layer captured when asked),
+and the analysis callbacks (:mod:`diffcomp.eval.callback`, :mod:`diffcomp.analysis.callback`) read
+the collected :class:`EvalSamples` at ``on_validation_epoch_end``. Using the validation loop means
+Lightning's EMA callback swaps the averaged weights in for every evaluation, with no extra code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from diffcomp.diffusion.sampling import sample
+from diffcomp.diffusion.schedule import add_noise, linear_schedule
+from diffcomp.model.capture import capture_layer
+
+
+@dataclass
+class EvalSamples:
+    """What one evaluation pass produced, in label order: labels [M,2], images [M,N,N] in [0,255],
+    and optionally the probed layer's activations [M, D] at the last generation step."""
+
+    labels: list[Tensor] = field(default_factory=list)
+    images: list[Tensor] = field(default_factory=list)
+    activations: list[Tensor] = field(default_factory=list)
+
+    def cat(self) -> tuple[Tensor, Tensor, Tensor | None]:
+        acts = torch.cat(self.activations) if self.activations else None
+        return torch.cat(self.labels), torch.cat(self.images), acts
+
+
+class DiffusionModule(L.LightningModule):
+    """DDPM over a conditional noise predictor ``model(x_t, t, labels)``.
+
+    Args:
+        model: the noise predictor (``diffcomp.model.unet.UNet``).
+        timesteps, beta_start, beta_end: the linear beta schedule (DDPM defaults 1000, 1e-4, 0.02).
+        lr, weight_decay, warmup_steps, betas: AdamW and its warm-up + cosine LR schedule.
+        sampler, sample_steps: how evaluation samples (``ddpm`` = all T ancestral steps, ``ddim``).
+        probe_layer: the named UNet stage whose output evaluation captures (None: don't capture).
+        sample_seed: seed of the evaluation noise, so successive evaluations are comparable.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        timesteps: int = 1000,
+        beta_start: float = 1e-4,
+        beta_end: float = 0.02,
+        lr: float = 3e-4,
+        weight_decay: float = 0.01,
+        warmup_steps: int = 100,
+        betas: tuple[float, float] = (0.9, 0.999),
+        sampler: str = "ddim",
+        sample_steps: int = 100,
+        probe_layer: str | None = "down3",
+        sample_seed: int = 0,
+    ):
+        super().__init__()
+        self.save_hyperparameters(ignore=["model"])
+        self.model = model
+        self.schedule = linear_schedule(timesteps, beta_start, beta_end)
+        self.eval_samples = EvalSamples()
+
+    # ----------------------------------------------------------------------------- training
+    def forward(self, x: Tensor, t: Tensor, labels: Tensor) -> Tensor:
+        return self.model(x, t, labels)
+
+    def diffusion_loss(self, images: Tensor, labels: Tensor) -> Tensor:
+        """Appendix A.4: ``E_{t, x0, eps} ||eps - eps_theta(x_t, t, c)||^2`` with uniform ``t``."""
+        t = torch.randint(0, self.schedule.num_steps, (images.shape[0],), device=images.device)
+        noise = torch.randn_like(images)
+        noisy = add_noise(self._schedule_on(images.device), images, t, noise)
+        return F.mse_loss(self.model(noisy, t, labels).float(), noise.float())
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        images, labels = batch
+        loss = self.diffusion_loss(images, labels)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"training loss became {loss.item()} at step {self.global_step}")
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=False)
+        return loss
+
+    def configure_optimizers(self) -> Any:
+        hp = self.hparams
+        fused = self.device.type == "cuda"
+        optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=hp.lr, weight_decay=hp.weight_decay, betas=tuple(hp.betas), fused=fused
+        )
+        total = max(int(self.trainer.estimated_stepping_batches), 1)
+        warmup = min(hp.warmup_steps, max(total - 1, 0))
+        schedulers = [torch.optim.lr_scheduler.LinearLR(optimizer, 1e-3, 1.0, total_iters=max(warmup, 1))]
+        schedulers.append(torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total - warmup, 1)))
+        scheduler = torch.optim.lr_scheduler.SequentialLR(optimizer, schedulers, milestones=[max(warmup, 1)])
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    # ----------------------------------------------------------------------------- sampling
+    def _schedule_on(self, device):
+        if self.schedule.betas.device != torch.device(device):
+            self.schedule = self.schedule.to(device)
+        return self.schedule
+
+    @torch.no_grad()
+    def generate(
+        self,
+        labels: Tensor,
+        sampler: str | None = None,
+        steps: int | None = None,
+        seed: int | None = None,
+        capture: str | None = None,
+    ) -> tuple[Tensor, Tensor | None]:
+        """Sample one image per label; returns images [B, N, N] in [0, 255] and, with ``capture``,
+        that layer's activations at the last generation step, flattened to [B, D]."""
+        from diffcomp.data.render import from_model_range
+
+        labels = labels.to(self.device, torch.float32)
+        size = self.model.image_size
+        generator = None
+        if seed is not None:
+            generator = torch.Generator(device=self.device).manual_seed(seed)
+        eps_fn = lambda x, t: self.model(x, t, labels)  # noqa: E731
+        with capture_layer(self.model, capture) as captured:
+            x = sample(
+                eps_fn,
+                self._schedule_on(self.device),
+                (len(labels), 1, size, size),
+                method=sampler or self.hparams.sampler,
+                steps=steps or self.hparams.sample_steps,
+                generator=generator,
+                device=self.device,
+            )
+        acts = captured.last.flatten(1).float() if capture else None
+        return from_model_range(x.float()), acts
+
+    # ----------------------------------------------------------------------------- evaluation
+    def on_validation_epoch_start(self) -> None:
+        self.eval_samples = EvalSamples()
+
+    def validation_step(self, batch: Tensor, batch_idx: int) -> None:
+        labels = batch[0] if isinstance(batch, (tuple, list)) else batch
+        seed = self.hparams.sample_seed * 100_003 + batch_idx
+        images, acts = self.generate(labels, seed=seed, capture=self.hparams.probe_layer)
+        self.eval_samples.labels.append(labels.detach().cpu())
+        self.eval_samples.images.append(images.detach().cpu())
+        if acts is not None:
+            self.eval_samples.activations.append(acts.detach().cpu())

@@ -1,0 +1,122 @@
+"""Accuracy evaluation as a Lightning callback, run at every validation (every k epochs and at the end).
+
+Reads the samples that ``DiffusionModule.validation_step`` generated, scores them with
+:mod:`diffcomp.eval.readout`, logs ``eval/*`` metrics (per section when the dataset holds regions
+out), counts failure modes (no feature / one / several), saves a grid of samples, and keeps the
+history of every evaluation for the run's record.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch import Tensor
+
+from diffcomp.eval.readout import accuracy, read_centres
+from diffcomp.eval.sections import section_masks
+
+log = logging.getLogger(__name__)
+
+
+def score_samples(
+    images: Tensor,
+    labels: Tensor,
+    readout: str = "darkest",
+    period: float | None = None,
+    sections: dict[str, Tensor] | None = None,
+) -> dict[str, float]:
+    """Accuracy (overall and per section, each for x, y and both) and failure-mode fractions."""
+    result = read_centres(images, method=readout, periodic=period is not None)
+    labels = labels.to(result.centres.dtype)
+    metrics = {f"eval/{k}": v for k, v in accuracy(result.centres, labels, period).items()}
+    for name, mask in (sections or {}).items():
+        mask = mask.to(torch.bool).cpu()
+        if mask.any():
+            for k, v in accuracy(result.centres[mask], labels[mask], period).items():
+                metrics[f"eval/{name}/{k}"] = v
+    counts = result.feature_counts
+    total = max(len(counts), 1)
+    metrics["eval/frac_no_feature"] = (counts == 0).sum().item() / total
+    metrics["eval/frac_one_feature"] = (counts == 1).sum().item() / total
+    metrics["eval/frac_several_features"] = (counts > 1).sum().item() / total
+    return metrics
+
+
+def image_grid(images: Tensor, columns: int = 8) -> Tensor:
+    """Tile [B, N, N] images into one [rows*(N+1), columns*(N+1)] picture with 1-pixel gutters."""
+    b, n, _ = images.shape
+    rows = -(-b // columns)
+    canvas = torch.full((rows * (n + 1), columns * (n + 1)), 128.0)
+    for i in range(b):
+        r, c = divmod(i, columns)
+        canvas[r * (n + 1) : r * (n + 1) + n, c * (n + 1) : c * (n + 1) + n] = images[i]
+    return canvas
+
+
+class EvaluationCallback(L.Callback):
+    """Scores every evaluation pass; see the module docstring.
+
+    Args:
+        out_dir: where sample grids are written (``samples/step_<k>.png``).
+        grid_size: how many samples the grid shows (spread evenly over the evaluation labels).
+    """
+
+    def __init__(self, out_dir: str | Path, grid_size: int = 64):
+        super().__init__()
+        self.out_dir = Path(out_dir)
+        self.grid_size = grid_size
+        self.history: list[dict] = []
+        self.latest: dict[str, float] = {}
+        self.sample_seconds: float | None = None
+        self._started = 0.0
+
+    def on_validation_epoch_start(self, trainer, pl_module) -> None:
+        if trainer.sanity_checking:
+            return
+        if torch.cuda.is_available() and pl_module.device.type == "cuda":
+            torch.cuda.synchronize()
+        self._started = time.perf_counter()
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module) -> None:
+        if trainer.sanity_checking or not pl_module.eval_samples.labels:
+            return
+        self.sample_seconds = time.perf_counter() - self._started
+        labels, images, _ = pl_module.eval_samples.cat()
+        dm = trainer.datamodule
+        sections = section_masks(dm.spec, labels) if hasattr(dm, "spec") else {}
+        metrics = score_samples(images, labels, dm.readout, dm.period, sections)
+        metrics["eval/sample_seconds"] = self.sample_seconds
+        for key, value in metrics.items():
+            pl_module.log(key, value, prog_bar=key == "eval/acc")
+        self.latest = metrics
+        self.history.append({"step": trainer.global_step, "epoch": trainer.current_epoch, **metrics})
+        log.info(
+            "step %d: accuracy %.3f (x %.3f, y %.3f), sampling %.1fs",
+            trainer.global_step, metrics["eval/acc"], metrics["eval/acc_x"], metrics["eval/acc_y"], self.sample_seconds,
+        )
+        self._save_grid(trainer, images)
+
+    def _save_grid(self, trainer: L.Trainer, images: Tensor) -> None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        pick = torch.linspace(0, len(images) - 1, min(self.grid_size, len(images))).round().long()
+        grid = image_grid(images[pick]).numpy()
+        path = self.out_dir / "samples" / f"step_{trainer.global_step:07d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        plt.imsave(path, grid, cmap="gray", vmin=0, vmax=255)
+        for logger in trainer.loggers:
+            if hasattr(logger, "log_image"):
+                logger.log_image(key="eval/samples", images=[str(path)], step=trainer.global_step)
+
+    def state_dict(self) -> dict:
+        return {"history": self.history}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.history = list(state_dict.get("history", []))

@@ -1,0 +1,70 @@
+"""Experiment loggers: W&B (offline unless ``WANDB_MODE`` says otherwise), CSV, or none.
+
+Every job of a multirun gets its own W&B run, named after its overrides and grouped by the sweep
+directory (the same for every job of one sweep, on a laptop or across a SLURM array). The run id is
+derived from the output directory, so a requeued job *resumes* its W&B run instead of forking one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+
+def run_identity(out_dir: Path) -> dict[str, str | None]:
+    """Name, group and stable id of the job writing to ``out_dir``."""
+    from hydra.core.hydra_config import HydraConfig
+
+    name, group = out_dir.name, None
+    if HydraConfig.initialized():
+        hc = HydraConfig.get()
+        name = hc.job.override_dirname or out_dir.name
+        if hc.mode is not None and hc.mode.name == "MULTIRUN":
+            group = Path(hc.sweep.dir).name
+    run_id = hashlib.sha1(str(out_dir.resolve()).encode()).hexdigest()[:12]
+    return {"name": name, "group": group, "id": run_id}
+
+
+def build_logger(cfg: DictConfig, out_dir: Path):
+    """Instantiate ``cfg.logger`` (a Lightning logger config, or ``null``) for the job in ``out_dir``."""
+    if cfg.get("logger") is None or cfg.logger.get("kind") in (None, "none"):
+        return None
+    kind = cfg.logger.kind
+    options = OmegaConf.to_container(cfg.logger, resolve=True)
+    options.pop("kind")
+    if kind == "csv":
+        from lightning.pytorch.loggers import CSVLogger
+
+        return CSVLogger(save_dir=str(out_dir), name="csv", version="", **options)
+    if kind == "wandb":
+        from lightning.pytorch.loggers import WandbLogger
+
+        ident = run_identity(out_dir)
+        os.environ.setdefault("WANDB_SILENT", "true")
+        mode = os.environ.get("WANDB_MODE", options.pop("mode", "offline"))
+        options.pop("mode", None)
+        return WandbLogger(
+            save_dir=str(out_dir),
+            name=ident["name"],
+            group=options.pop("group", None) or ident["group"],
+            id=ident["id"],
+            resume="allow",
+            mode=mode,
+            config=OmegaConf.to_container(cfg, resolve=True),
+            **options,
+        )
+    raise ValueError(f"logger.kind={kind!r} is invalid: allowed wandb, csv, none")
+
+
+def finish_logger(logger) -> None:
+    """Close the job's W&B run so the next job of an in-process multirun starts its own."""
+    if logger is None:
+        return
+    if type(logger).__name__ == "WandbLogger":
+        import wandb
+
+        if wandb.run is not None:
+            wandb.finish()

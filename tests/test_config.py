@@ -1,0 +1,104 @@
+"""Config composition, sweep expansion with clean lambda values, dry runs and bad-input messages."""
+
+import subprocess
+import sys
+
+import pytest
+from hydra.core.override_parser.overrides_parser import OverridesParser
+
+from conftest import compose_config
+from diffcomp.config.errors import ConfigError
+from diffcomp.config.jobs import expand_overrides
+from diffcomp.config.sweep import clean_range
+from diffcomp.config.validation import validate_config
+
+
+def test_clean_range_has_exact_decimal_values_and_excludes_the_stop():
+    assert clean_range(0.1, 1, 0.1) == [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+    assert clean_range(0.05, 0.2, 0.05) == [0.05, 0.1, 0.15]
+    assert clean_range(1, 4) == [1, 2, 3]
+    assert clean_range(0.5, 2.0, 0.5) == [0.5, 1.0, 1.5]
+
+
+def test_the_mission_sweep_expands_to_27_jobs_with_clean_lambda():
+    parser = OverridesParser.create()
+    jobs = expand_overrides(parser.parse_overrides(["data.sigma=0.1,0.5,1.0", "lambda=range(0.1,1,0.1)"]))
+    assert len(jobs) == 27
+    lambdas = sorted({job[1] for job in jobs})
+    assert lambdas == [f"lambda=0.{k}" for k in range(1, 10)]
+    assert {job[0] for job in jobs} == {"data.sigma=0.1", "data.sigma=0.5", "data.sigma=1.0"}
+
+
+def test_default_config_composes_to_the_quick_experiment():
+    cfg = compose_config()
+    assert cfg.task.name == "diffusion" and cfg.data.size == 16 and cfg["lambda"] == 1.0
+    validate_config(cfg)
+
+
+def test_paper_experiment_selects_the_paper_scale():
+    cfg = compose_config(["experiment=paper"])
+    assert (cfg.data.size, cfg.data.sigma, cfg.data.increment) == (32, 1.0, 0.1)
+    assert list(cfg.model.channels) == [64, 128, 256, 256]
+
+
+@pytest.mark.parametrize(
+    "override,field,allowed",
+    [
+        ("data.sigma=0", "data.sigma", "> 0"),
+        ("data.sigma=-1", "data.sigma", "> 0"),
+        ("data.sigma_x=-0.5", "data.sigma_x", "> 0"),
+        ("lambda=0", "lambda", "(0, 1]"),
+        ("lambda=1.5", "lambda", "(0, 1]"),
+        ("data.increment=0", "data.increment", "(0, 16]"),
+        ("data.increment=-0.1", "data.increment", "(0, 16]"),
+        ("data.size=4", "data.size", ">= 8"),
+        ("eval.steps=5000", "eval.steps", "[1, diffusion.timesteps=1000]"),
+    ],
+)
+def test_bad_input_names_the_field_and_the_allowed_range(override, field, allowed):
+    with pytest.raises(ConfigError) as info:
+        validate_config(compose_config([override]))
+    assert info.value.field == field
+    assert allowed in str(info.value)
+
+
+def test_a_lambda_that_leaves_no_image_is_rejected():
+    validate_config(compose_config(["data.size=8", "data.increment=4", "lambda=0.25"]))  # 1 of 4 images
+    with pytest.raises(ConfigError, match=r"lambda=0.2 is invalid.*at least one of 4 images"):
+        validate_config(compose_config(["data.size=8", "data.increment=4", "lambda=0.2"]))
+
+
+def run_cli(*args, timeout=120):
+    return subprocess.run([sys.executable, "-m", "diffcomp.run", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_unknown_data_name_fails_before_training():
+    result = run_cli("data=nonexistent", "dry_run=true")
+    assert result.returncode != 0
+    assert "data/nonexistent" in result.stderr and "Available options" in result.stderr
+
+
+def test_dry_run_of_the_mission_sweep_lists_27_jobs_with_clean_values(tmp_path):
+    result = run_cli("-m", "data.sigma=0.1,0.5,1.0", "lambda=range(0.1,1,0.1)", "dry_run=true", f"hydra.sweep.dir={tmp_path}")
+    assert result.returncode == 0, result.stderr
+    assert "27 job(s):" in result.stdout
+    assert "0.30000000000000004" not in result.stdout and "0.7000000000000001" not in result.stdout
+    assert "N=16, sigma=0.5, d=0.5, lambda=0.3, images=307" in result.stdout
+    assert f"{tmp_path}/data.sigma=1.0,lambda=0.9" in result.stdout
+    assert not any(tmp_path.iterdir()), "a dry run must not create job directories"
+
+
+def test_an_invalid_job_fails_the_whole_sweep_before_anything_runs(tmp_path):
+    result = run_cli("-m", "data.sigma=0.5,-1", "lambda=0.5", f"hydra.sweep.dir={tmp_path}")
+    assert result.returncode != 0
+    assert "1 of 2 jobs are invalid; nothing was launched" in result.stderr
+    assert "job 1 [data.sigma=-1 lambda=0.5]: data.sigma=-1" in result.stderr
+    assert not (tmp_path / "jobs.txt").exists()
+
+
+def test_single_run_dry_run_prints_the_resolved_job(tmp_path):
+    result = run_cli("dry_run=true", "data.sigma=0.5", f"hydra.run.dir={tmp_path}/run")
+    assert result.returncode == 0, result.stderr
+    assert "1 job(s):" in result.stdout and "sigma=0.5, d=0.5, lambda=1.0, N=16" not in result.stdout
+    assert "data=bump, N=16, sigma=0.5, d=0.5, lambda=1.0, images=1024" in result.stdout
+    assert not (tmp_path / "run" / "results.json").exists()

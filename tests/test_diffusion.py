@@ -1,0 +1,60 @@
+"""The noise schedule and samplers against the DDPM / DDIM formulas."""
+
+import pytest
+import torch
+
+from diffcomp.diffusion.sampling import sample
+from diffcomp.diffusion.schedule import add_noise, ddim_step, ddim_timesteps, ddpm_step, linear_schedule, predict_x0
+
+
+def test_linear_schedule_endpoints_and_cumulative_product():
+    s = linear_schedule(1000, 1e-4, 0.02)
+    assert s.betas[0].item() == pytest.approx(1e-4) and s.betas[-1].item() == pytest.approx(0.02)
+    assert s.alpha_bars[10].item() == pytest.approx(torch.prod(1 - s.betas[:11].double()).item(), rel=1e-5)
+    assert s.alpha_bars[-1].item() == pytest.approx(4.04e-5, rel=0.01)  # the familiar DDPM value
+
+
+def test_forward_process_and_its_inverse():
+    s = linear_schedule(100)
+    x0, eps, t = torch.randn(4, 1, 8, 8), torch.randn(4, 1, 8, 8), torch.tensor([0, 10, 50, 99])
+    xt = add_noise(s, x0, t, eps)
+    ab = s.alpha_bars[t].view(-1, 1, 1, 1)
+    assert torch.allclose(xt, ab.sqrt() * x0 + (1 - ab).sqrt() * eps, atol=1e-6)
+    assert torch.allclose(predict_x0(s, xt, t, eps), x0, atol=1e-4)
+
+
+def test_ddpm_step_mean_formula():
+    s = linear_schedule(10)
+    xt, eps = torch.randn(2, 1, 4, 4), torch.randn(2, 1, 4, 4)
+    t = 5
+    mean = (xt - s.betas[t] / (1 - s.alpha_bars[t]).sqrt() * eps) / s.alphas[t].sqrt()
+    assert torch.allclose(ddpm_step(s, xt, t, eps, torch.zeros_like(xt)), mean, atol=1e-6)
+    assert torch.allclose(ddpm_step(s, xt, 0, eps, torch.randn_like(xt)), (xt - s.betas[0] / (1 - s.alpha_bars[0]).sqrt() * eps) / s.alphas[0].sqrt())
+
+
+def test_samplers_recover_the_data_point_with_an_oracle_noise_predictor():
+    """With eps_fn the exact noise of a single data point, both samplers must land on that point."""
+    s = linear_schedule(200)
+    target = torch.rand(1, 1, 4, 4) * 2 - 1
+
+    def oracle(x, t):
+        ab = s.alpha_bars[t].view(-1, 1, 1, 1)
+        return (x - ab.sqrt() * target) / (1 - ab).sqrt()
+
+    for method in ("ddim", "ddpm"):
+        out = sample(oracle, s, (3, 1, 4, 4), method=method, steps=20, generator=torch.Generator().manual_seed(0))
+        assert torch.allclose(out, target.expand(3, -1, -1, -1), atol=1e-3), method
+
+
+def test_ddim_timesteps_descend_to_zero():
+    steps = ddim_timesteps(1000, 100)
+    assert len(steps) == 100 and steps[0] == 999 and steps[-1] == 0 and steps == sorted(steps, reverse=True)
+    with pytest.raises(ValueError, match=r"DDIM steps must be in \[1, 1000\]"):
+        ddim_timesteps(1000, 0)
+
+
+def test_ddim_step_to_the_clean_image_returns_x0():
+    s = linear_schedule(50)
+    x0, eps = torch.randn(2, 1, 4, 4), torch.randn(2, 1, 4, 4)
+    xt = add_noise(s, x0, torch.tensor([30, 30]), eps)
+    assert torch.allclose(ddim_step(s, xt, 30, -1, eps), x0, atol=1e-4)

@@ -1,0 +1,49 @@
+"""A tiny run through the real task: train, sample, evaluate, and write a complete record."""
+
+import json
+
+import pytest
+
+from conftest import compose_config
+from diffcomp.results import RECORD_NAME
+from diffcomp.tasks import run_job
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    from conftest import TINY
+
+    out = tmp_path_factory.mktemp("run")
+    record = run_job(compose_config(TINY), out_dir=out)
+    return out, record
+
+
+def test_tiny_run_writes_a_complete_record(finished_run):
+    out, record = finished_run
+    on_disk = json.loads((out / RECORD_NAME).read_text())
+    assert on_disk["status"] == "complete"
+    for key in ("eval/acc", "eval/acc_x", "eval/acc_y", "eval/frac_no_feature", "eval/frac_one_feature", "eval/frac_several_features"):
+        assert 0.0 <= on_disk["metrics"][key] <= 1.0
+    assert on_disk["timings"]["train_steps"] == 4  # 2 epochs x (16 images / batch 8)
+    assert on_disk["timings"]["train_images_per_second"] > 0 and on_disk["timings"]["sample_seconds"] > 0
+    assert on_disk["config"]["data"]["size"] == 8 and on_disk["seed"] == 0
+    assert on_disk["versions"]["torch"] and on_disk["device"].startswith("cpu")
+    assert on_disk["dataset"] == {"name": "bump", "num_images": 16}
+    assert (out / "checkpoints" / "last.ckpt").exists() and (out / "model.pt").exists()
+    assert list((out / "samples").glob("step_*.png"))
+
+
+def test_rerun_of_a_finished_run_is_skipped(finished_run):
+    out, record = finished_run
+    before = (out / RECORD_NAME).stat().st_mtime_ns
+    again = run_job(compose_config(__import__("conftest").TINY), out_dir=out)
+    assert again["finished"] == record["finished"]
+    assert (out / RECORD_NAME).stat().st_mtime_ns == before
+
+
+def test_failed_single_run_records_the_error_and_reraises(tmp_path, tiny_overrides):
+    cfg = compose_config([*tiny_overrides, "train.lr=1e30"])  # the loss explodes to inf/nan
+    with pytest.raises(FloatingPointError):
+        run_job(cfg, out_dir=tmp_path)
+    record = json.loads((tmp_path / RECORD_NAME).read_text())
+    assert record["status"] == "failed" and "FloatingPointError" in record["error"]

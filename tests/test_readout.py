@@ -1,0 +1,63 @@
+"""The centre read-out and accuracy of appendix A.3 on images with known answers."""
+
+import pytest
+import torch
+
+from diffcomp.data.labels import integer_grid
+from diffcomp.data.render import render
+from diffcomp.eval.readout import accuracy, count_features, read_centres
+
+
+def test_ground_truth_images_score_one():
+    labels = integer_grid(32).float()
+    images = render(labels, 32, 1.0, 1.0)
+    result = read_centres(images)
+    assert accuracy(result.centres, labels) == {"acc": 1.0, "acc_x": 1.0, "acc_y": 1.0}
+    assert (result.feature_counts == 1).all()
+
+
+def test_images_shifted_by_two_pixels_score_zero():
+    labels = integer_grid(32).float()
+    # every bump drawn two pixels away on both axes, towards the canvas interior so it stays visible
+    shift = torch.where(labels <= 16, 2.0, -2.0)
+    images = render(labels + shift, 32, 1.0, 1.0)
+    result = read_centres(images)
+    assert accuracy(result.centres, labels)["acc"] == 0.0
+
+
+def test_shift_along_x_only_keeps_y_accuracy():
+    labels = torch.tensor([[10.0, 10.0], [20.0, 5.0]])
+    images = render(labels + torch.tensor([3.0, 0.0]), 32, 1.0, 1.0)
+    acc = accuracy(read_centres(images).centres, labels)
+    assert acc == {"acc": 0.0, "acc_x": 0.0, "acc_y": 1.0}
+
+
+def test_blank_image_falls_back_to_the_canvas_centre():
+    result = read_centres(torch.full((1, 16, 16), 255.0))
+    assert result.feature_counts.tolist() == [0]
+    assert result.centres[0].tolist() == pytest.approx([8.5, 8.5])
+
+
+def test_two_bumps_fall_back_to_the_centroid():
+    two = render(torch.tensor([[4.0, 8.0], [12.0, 8.0]]), 16, 1.0, 1.0).min(dim=0).values[None]
+    result = read_centres(two)
+    assert result.feature_counts.tolist() == [2]
+    assert result.centres[0].tolist() == pytest.approx([8.0, 8.0], abs=0.05)
+
+
+def test_features_are_merged_across_the_seam_on_a_torus():
+    image = render(torch.tensor([[0.5, 8.0]]), 16, 1.0, 1.0, periodic=True)
+    assert count_features(image.numpy(), periodic=False).tolist() == [2]
+    assert count_features(image.numpy(), periodic=True).tolist() == [1]
+
+
+def test_periodic_accuracy_wraps_errors():
+    assert accuracy(torch.tensor([[16.5, 3.0]]), torch.tensor([[0.7, 3.0]]), period=16.0)["acc"] == 1.0
+    assert accuracy(torch.tensor([[16.5, 3.0]]), torch.tensor([[0.7, 3.0]]))["acc"] == 0.0
+
+
+def test_profile_readout_reads_a_lone_stripe_on_its_axis():
+    # an SOS whose horizontal stripe lies far outside the frame: only the vertical stripe shows
+    image = render(torch.tensor([[9.0, -40.0]]), 16, 1.0, 1.0, kind="sos")
+    centre = read_centres(image, method="profile").centres[0]
+    assert centre[0].item() == 9.0
