@@ -8,6 +8,7 @@ derived from the output directory, so a requeued job *resumes* its W&B run inste
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from pathlib import Path
 
@@ -68,3 +69,20 @@ def finish_logger(logger) -> None:
 
         if wandb.run is not None:
             wandb.finish()
+
+
+class _DropAdvertising(logging.Filter):
+    """Lightning prints a product tip on every Trainer; it is noise in a sweep's logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("💡 Tip")
+
+
+def route_lightning_logs() -> None:
+    """Send Lightning's messages through the root (Hydra's) handlers only: once on the console, and
+    into the job's log file, instead of twice from Lightning's own stream handler."""
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropAdvertising())

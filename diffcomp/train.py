@@ -14,12 +14,14 @@ from pathlib import Path
 import lightning as L
 import torch
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import EMAWeightAveraging, ModelCheckpoint
+from lightning.pytorch.callbacks import EMAWeightAveraging
 from omegaconf import DictConfig, OmegaConf
 
+from diffcomp.checkpointing import LastCheckpoint, trainer_plugins
+from diffcomp.data.preview import DatasetPreviewCallback
 from diffcomp.diffusion.module import DiffusionModule
 from diffcomp.eval.callback import EvaluationCallback
-from diffcomp.logging_setup import build_logger, finish_logger
+from diffcomp.logging_setup import build_logger, finish_logger, route_lightning_logs
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,8 @@ def build_module(cfg: DictConfig) -> DiffusionModule:
         sample_steps=e.steps,
         probe_layer=e.probe_layer,
         sample_seed=cfg.seed,
+        compile=t.compile,
+        channels_last=t.channels_last,
     )
 
 
@@ -57,15 +61,15 @@ def training_budget(cfg: DictConfig, datamodule) -> dict:
 
 def train_diffusion(cfg: DictConfig, out_dir: Path) -> dict:
     """Train and evaluate one model; returns the record's ``metrics``, ``timings`` and ``device``."""
+    route_lightning_logs()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     torch.set_float32_matmul_precision("high")
     datamodule = build_datamodule(cfg)
     module = build_module(cfg)
     evaluation = EvaluationCallback(out_dir, grid_size=cfg.eval.grid_size)
-    callbacks = [
-        evaluation,
-        ModelCheckpoint(dirpath=out_dir / "checkpoints", filename="step{step}", save_last=True, every_n_epochs=1, save_top_k=0, auto_insert_metric_name=False),
-    ]
+    last = out_dir / "checkpoints" / "last.ckpt"
+    checkpoint = LastCheckpoint(last)  # each epoch end, and on SLURM's time-out/preemption signal
+    callbacks = [evaluation, checkpoint]
     if cfg.train.ema_decay:
         callbacks.append(EMAWeightAveraging(decay=cfg.train.ema_decay))
     logger = build_logger(cfg, out_dir)
@@ -75,12 +79,13 @@ def train_diffusion(cfg: DictConfig, out_dir: Path) -> dict:
         **training_budget(cfg, datamodule),
         callbacks=callbacks,
         logger=logger if logger is not None else False,
+        enable_checkpointing=False,  # LastCheckpoint owns last.ckpt
+        plugins=trainer_plugins(),
         default_root_dir=str(out_dir),
         check_val_every_n_epoch=every if every else None,
         limit_val_batches=1.0 if every else 0,
         num_sanity_val_steps=0,
     )
-    last = out_dir / "checkpoints" / "last.ckpt"
     resume = str(last) if last.exists() else None
     if resume:
         log.info("resuming from %s", resume)
@@ -108,6 +113,7 @@ def train_diffusion(cfg: DictConfig, out_dir: Path) -> dict:
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"{device.type} ({torch.get_num_threads()} threads)",
         "dataset": {"name": datamodule.name, "num_images": datamodule.spec.num_training_labels()},
         "checkpoint": str(last),
+        "resumed_from": {"checkpoint": resume, "step": checkpoint.resumed_step} if resume else None,
     }
 
 

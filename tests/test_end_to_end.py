@@ -30,6 +30,7 @@ def test_tiny_run_writes_a_complete_record(finished_run):
     assert on_disk["versions"]["torch"] and on_disk["device"].startswith("cpu")
     assert on_disk["dataset"] == {"name": "bump", "num_images": 16}
     assert (out / "checkpoints" / "last.ckpt").exists() and (out / "model.pt").exists()
+    assert (out / "dataset.png").exists()
     assert list((out / "samples").glob("step_*.png"))
 
 

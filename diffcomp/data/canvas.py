@@ -2,7 +2,13 @@
 
 A :class:`CanvasSpec` is plain configuration (every field comes from ``conf/data/*.yaml``); the
 functions here turn it into training labels, evaluation labels and images. Dataset variants are
-values of these fields, never copies of code.
+values of these fields (image kind, spreads, increments, periodic boundaries, an extended label
+space, mixture parts, a held-out region, lambda), never copies of code.
+
+Training labels are built in one direction: the label grid (extended by ``margin`` on every side)
+-> lambda's nested subset -> minus the held-out region -> split into parts by visibility
+(:mod:`diffcomp.data.regions`), each part subsampled by its own fraction and rendered with its own
+image kind.
 """
 
 from __future__ import annotations
@@ -15,9 +21,19 @@ from torch import Tensor
 
 from diffcomp.config.errors import require
 from diffcomp.data.labels import integer_grid, label_grid, nested_subsample
+from diffcomp.data.regions import DIMENSIONS, Holdout, dimension_codes, make_holdout
 from diffcomp.data.render import KINDS, render
 
 MIN_SIZE = 8
+
+
+@dataclass(frozen=True)
+class Part:
+    """One component of a (mixture) dataset: the labels of one visibility class in one image kind."""
+
+    kind: str = "bump"
+    region: str = "2d"  # one of regions.DIMENSIONS, or "all"
+    fraction: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -25,13 +41,17 @@ class CanvasSpec:
     """The parameters of one dataset (sweepable by the names of their config fields).
 
     Attributes:
-        kind: ``bump`` (2D Gaussian bump) or ``sos`` (sum of a vertical and a horizontal stripe).
+        kind: image kind of a single-part dataset: ``bump`` or ``sos`` (sum of stripes).
         size: canvas side N in pixels.
         sigma_x, sigma_y: spreads of the feature along x and y (paper's 4 sigma^2 convention).
         increment_x, increment_y: grid spacing d of the training labels.
         periodic: wrap distances around the canvas (torus data).
         fraction: lambda, the fraction of the label grid kept (nested across lambda).
         subsample_seed: seed of the lambda ranking (shared across sigma).
+        margin: how far the label space extends beyond the frame on each side (6 at N=32: 44x44).
+        parts: mixture components; empty means one part of ``kind`` over the whole grid.
+        holdout: the held-out region, or None.
+        visibility: how many sigmas from the frame a stripe still counts as visible.
     """
 
     kind: str = "bump"
@@ -43,6 +63,10 @@ class CanvasSpec:
     periodic: bool = False
     fraction: float = 1.0
     subsample_seed: int = 0
+    margin: float = 0.0
+    parts: tuple[Part, ...] = ()
+    holdout: Holdout | None = None
+    visibility: float = 3.0
     field_names: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -54,6 +78,9 @@ class CanvasSpec:
         increment: float = 0.1,
         increment_x: float | None = None,
         increment_y: float | None = None,
+        parts: list[dict] | None = None,
+        holdout: dict | None = None,
+        margin: float | None = 0.0,
         **fields,
     ) -> "CanvasSpec":
         """Build a spec from config options where ``sigma``/``increment`` set both axes unless the
@@ -68,11 +95,19 @@ class CanvasSpec:
         ):
             values[axis_attr] = shared if value is None else value
             names[axis_attr] = f"data.{shared_name}" if value is None else f"data.{axis_attr}"
-        return cls(**values, **fields, field_names=names)
+        size = fields.get("size", 32)
+        if margin is None:  # the paper's 44x44 label space around a 32x32 frame, scaled with N
+            margin = 6 * size / 32
+        built_parts = tuple(_make_part(i, p) for i, p in enumerate(parts or []))
+        return cls(**values, **fields, margin=float(margin), parts=built_parts, holdout=make_holdout(holdout, size), field_names=names)
 
     def name_of(self, attr: str) -> str:
         """The user-facing config key of an attribute (``fraction`` is the top-level ``lambda``)."""
         return self.field_names.get(attr, f"data.{attr}")
+
+    @property
+    def effective_parts(self) -> tuple[Part, ...]:
+        return self.parts or (Part(self.kind, "all", 1.0),)
 
     def validate(self) -> None:
         """Reject values outside their meaning, naming the config key and the allowed range."""
@@ -86,33 +121,89 @@ class CanvasSpec:
             v = getattr(self, attr)
             require(0 < v <= self.size, n(attr), v, f"a number in (0, {self.size}] (the canvas side)")
         require(0 < self.fraction <= 1, n("fraction"), self.fraction, "a fraction in (0, 1]")
-        kept = self.num_training_labels()
-        require(kept >= 1, n("fraction"), self.fraction, f"large enough to keep at least one of {self.grid_size()} images")
+        require(0 <= self.margin <= 4 * self.size, "data.margin", self.margin, f"a number in [0, {4 * self.size}]")
+        require(self.visibility > 0, "data.visibility", self.visibility, "a number > 0 (in sigmas)")
+        require(
+            not (self.periodic and self.margin > 0), "data.periodic", self.periodic,
+            "false when data.margin > 0: a torus has no outside, so an extended label space has no meaning",
+        )
+        total = self.grid_size()
+        kept = math.floor(self.fraction * total + 1e-9) if self.fraction < 1 else total
+        require(kept >= 1, n("fraction"), self.fraction, f"large enough to keep at least one of {total} images")
+        require(self.num_training_labels() >= 1, "data", "(variant)", "a combination of parts, holdout and fractions that leaves at least one training image")
 
     def grid_size(self) -> int:
-        nx = math.floor(self.size / self.increment_x + 1e-9)
-        ny = math.floor(self.size / self.increment_y + 1e-9)
-        return nx * ny
+        return len(self.label_grid())
+
+    def label_grid(self) -> Tensor:
+        lo_x, lo_y = self.increment_x - self.margin, self.increment_y - self.margin
+        hi = self.size + self.margin
+        if self.margin == 0:
+            return label_grid(self.size, self.increment_x, self.increment_y)
+        from diffcomp.data.labels import axis_values
+
+        xs, ys = axis_values(lo_x, hi, self.increment_x), axis_values(lo_y, hi, self.increment_y)
+        gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+        return torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)
 
     def num_training_labels(self) -> int:
-        """How many images the dataset holds, computed without building it (used by dry runs)."""
-        if self.fraction == 1.0:
-            return self.grid_size()
-        return math.floor(self.fraction * self.grid_size() + 1e-9)
+        """How many images the dataset holds (used by dry runs and constant-batch budgets)."""
+        return len(training_set(self).labels)
+
+
+@dataclass
+class LabelSet:
+    """Training labels [M, 2] (float64, pixel coordinates), with each label's part index and
+    visibility class (an index into :data:`regions.DIMENSIONS`)."""
+
+    labels: Tensor
+    part: Tensor
+    dimension: Tensor
+
+
+def _make_part(index: int, options: dict) -> Part:
+    part = Part(**options)
+    require(part.kind in KINDS, f"data.parts[{index}].kind", part.kind, "one of " + ", ".join(KINDS))
+    require(part.region in (*DIMENSIONS, "all"), f"data.parts[{index}].region", part.region, "one of " + ", ".join((*DIMENSIONS, "all")))
+    require(0 <= part.fraction <= 1, f"data.parts[{index}].fraction", part.fraction, "a fraction in [0, 1]")
+    return part
+
+
+def training_set(spec: CanvasSpec) -> LabelSet:
+    """The training labels: the grid, lambda's nested subset, minus the holdout, split into parts."""
+    grid = spec.label_grid()
+    kept = nested_subsample(grid, spec.fraction, spec.subsample_seed) if spec.fraction < 1 else grid
+    if spec.holdout is not None:
+        kept = kept[~spec.holdout.contains(kept)]
+    dims = dimension_codes(kept, spec.size, spec.sigma_x, spec.sigma_y, spec.visibility)
+    labels, parts, dimensions = [], [], []
+    for index, part in enumerate(spec.effective_parts):
+        mask = torch.ones(len(kept), dtype=torch.bool) if part.region == "all" else dims == DIMENSIONS.index(part.region)
+        chosen = kept[mask]
+        if part.fraction < 1:
+            chosen = nested_subsample(chosen, part.fraction, spec.subsample_seed + 1 + index) if math.floor(part.fraction * len(chosen) + 1e-9) else chosen[:0]
+        labels.append(chosen)
+        parts.append(torch.full((len(chosen),), index, dtype=torch.long))
+        dimensions.append(dimension_codes(chosen, spec.size, spec.sigma_x, spec.sigma_y, spec.visibility))
+    return LabelSet(torch.cat(labels), torch.cat(parts), torch.cat(dimensions))
 
 
 def training_labels(spec: CanvasSpec) -> Tensor:
-    """The training labels [M, 2] (float64, pixel coordinates): the grid, then lambda-subsampled."""
-    grid = label_grid(spec.size, spec.increment_x, spec.increment_y)
-    return nested_subsample(grid, spec.fraction, spec.subsample_seed)
+    """The training labels [M, 2] alone."""
+    return training_set(spec).labels
+
+
+def evaluation_sections(spec: CanvasSpec, labels: Tensor) -> dict[str, Tensor]:
+    """Boolean masks over evaluation ``labels``: in-distribution / held-out (and the cross's parts)."""
+    return spec.holdout.sections(labels) if spec.holdout is not None else {}
 
 
 def evaluation_labels(spec: CanvasSpec) -> Tensor:
-    """The N x N integer labels of appendix A.3 (1 024 at N=32)."""
+    """The N x N integer labels of appendix A.3 (1 024 at N=32), all inside the frame."""
     return integer_grid(spec.size)
 
 
-def render_images(spec: CanvasSpec, labels: Tensor, device=None, chunk: int = 16384) -> Tensor:
+def render_images(spec: CanvasSpec, labels: Tensor, device=None, chunk: int = 16384, kind: str | None = None) -> Tensor:
     """Render ``labels`` with ``spec``'s parameters on ``device``: [M, N, N] float32 in [0, 255]."""
     out = []
     for part in labels.split(chunk):
@@ -122,8 +213,18 @@ def render_images(spec: CanvasSpec, labels: Tensor, device=None, chunk: int = 16
                 spec.size,
                 spec.sigma_x,
                 spec.sigma_y,
-                kind=spec.kind,
+                kind=kind or spec.kind,
                 periodic=spec.periodic,
             )
         )
     return torch.cat(out) if out else torch.empty(0, spec.size, spec.size, device=device)
+
+
+def render_set(spec: CanvasSpec, label_set: LabelSet, device=None) -> Tensor:
+    """Render every part of a label set with its own image kind, in label order."""
+    images = torch.empty(len(label_set.labels), spec.size, spec.size, device=device)
+    for index, part in enumerate(spec.effective_parts):
+        mask = label_set.part == index
+        if mask.any():
+            images[mask.to(images.device)] = render_images(spec, label_set.labels[mask], device=device, kind=part.kind)
+    return images

@@ -7,12 +7,13 @@ evaluation labels alone (the model samples images for them; see ``DiffusionModul
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import lightning as L
 import torch
 
 from diffcomp.data.batches import DeviceBatches
-from diffcomp.data.canvas import CanvasSpec, evaluation_labels, render_images, training_labels
+from diffcomp.data.canvas import CanvasSpec, evaluation_labels, render_set, training_set
 from diffcomp.data.render import to_model_range
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class CanvasDataModule(L.LightningDataModule):
         self.seed = seed
         self.spec = CanvasSpec.from_options(**spec)
         self.spec.validate()
-        self.train_images = self.train_labels = self.eval_labels = None
+        self.train_images = self.train_labels = self.eval_labels = self.label_set = None
 
     @property
     def period(self) -> float | None:
@@ -62,8 +63,9 @@ class CanvasDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         device = self._device()
         if self.train_labels is None or self.train_labels.device != device:
-            labels = training_labels(self.spec)
-            self.train_images = to_model_range(render_images(self.spec, labels, device=device))
+            self.label_set = training_set(self.spec)
+            labels = self.label_set.labels
+            self.train_images = to_model_range(render_set(self.spec, self.label_set, device=device))
             self.train_labels = labels.to(device=device, dtype=torch.float32)
             self.eval_labels = evaluation_labels(self.spec).to(device=device, dtype=torch.float32)
             log.info("dataset %s: %d training images of %dx%d on %s", self.name, len(labels), self.spec.size, self.spec.size, device)
@@ -76,5 +78,5 @@ class CanvasDataModule(L.LightningDataModule):
 
     def batches_per_epoch(self, full: bool = False) -> int:
         """Training batches in one epoch; with ``full``, of the lambda=1 dataset (constant-batch budgets)."""
-        count = self.spec.grid_size() if full else self.spec.num_training_labels()
-        return -(-count // self.batch_size)
+        spec = replace(self.spec, fraction=1.0) if full else self.spec
+        return -(-spec.num_training_labels() // self.batch_size)

@@ -46,6 +46,9 @@ class DiffusionModule(L.LightningModule):
         sampler, sample_steps: how evaluation samples (``ddpm`` = all T ancestral steps, ``ddim``).
         probe_layer: the named UNet stage whose output evaluation captures (None: don't capture).
         sample_seed: seed of the evaluation noise, so successive evaluations are comparable.
+        compile: run training and sampling forwards through ``torch.compile`` (compiled once per
+            process; the checkpointed weights stay those of the plain module).
+        channels_last: keep activations in NHWC, the layout tensor cores prefer.
     """
 
     def __init__(
@@ -62,12 +65,22 @@ class DiffusionModule(L.LightningModule):
         sample_steps: int = 100,
         probe_layer: str | None = "down3",
         sample_seed: int = 0,
+        compile: bool = False,
+        channels_last: bool = False,
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["model"])
         self.model = model
         self.schedule = linear_schedule(timesteps, beta_start, beta_end)
         self.eval_samples = EvalSamples()
+        self._fast_model: nn.Module = model
+
+    def setup(self, stage: str) -> None:
+        """Apply the speed options once the module sits on its device (after Lightning's EMA copy)."""
+        if self.hparams.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        if self.hparams.compile and self._fast_model is self.model:
+            self._fast_model = torch.compile(self.model)
 
     # ----------------------------------------------------------------------------- training
     def forward(self, x: Tensor, t: Tensor, labels: Tensor) -> Tensor:
@@ -78,7 +91,9 @@ class DiffusionModule(L.LightningModule):
         t = torch.randint(0, self.schedule.num_steps, (images.shape[0],), device=images.device)
         noise = torch.randn_like(images)
         noisy = add_noise(self._schedule_on(images.device), images, t, noise)
-        return F.mse_loss(self.model(noisy, t, labels).float(), noise.float())
+        if self.hparams.channels_last:
+            noisy = noisy.contiguous(memory_format=torch.channels_last)
+        return F.mse_loss(self._fast_model(noisy, t, labels).float(), noise.float())
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         images, labels = batch
@@ -125,18 +140,29 @@ class DiffusionModule(L.LightningModule):
         generator = None
         if seed is not None:
             generator = torch.Generator(device=self.device).manual_seed(seed)
-        eps_fn = lambda x, t: self.model(x, t, labels)  # noqa: E731
-        with capture_layer(self.model, capture) as captured:
-            x = sample(
-                eps_fn,
-                self._schedule_on(self.device),
-                (len(labels), 1, size, size),
-                method=sampler or self.hparams.sampler,
-                steps=steps or self.hparams.sample_steps,
-                generator=generator,
-                device=self.device,
-            )
-        acts = captured.last.flatten(1).float() if capture else None
+        last_input: list[tuple[Tensor, Tensor]] = []
+
+        def eps_fn(x: Tensor, t: Tensor) -> Tensor:
+            last_input[:] = [(x, t)]
+            return self._fast_model(x, t, labels)
+
+        x = sample(
+            eps_fn,
+            self._schedule_on(self.device),
+            (len(labels), 1, size, size),
+            method=sampler or self.hparams.sampler,
+            steps=steps or self.hparams.sample_steps,
+            generator=generator,
+            device=self.device,
+        )
+        acts = None
+        if capture:
+            # Re-run the final generation step through the plain module with a hook on the layer:
+            # the activations "at the terminal generation timestep" (appendix A.3), without hooks
+            # inside the (possibly compiled) sampling loop.
+            with capture_layer(self.model, capture) as captured:
+                self.model(*last_input[0], labels)
+            acts = captured.last.flatten(1).float()
         return from_model_range(x.float()), acts
 
     # ----------------------------------------------------------------------------- evaluation

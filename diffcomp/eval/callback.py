@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from diffcomp.eval.readout import accuracy, read_centres
-from diffcomp.eval.sections import section_masks
+from diffcomp.data.canvas import evaluation_sections
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class EvaluationCallback(L.Callback):
         self.sample_seconds = time.perf_counter() - self._started
         labels, images, _ = pl_module.eval_samples.cat()
         dm = trainer.datamodule
-        sections = section_masks(dm.spec, labels) if hasattr(dm, "spec") else {}
+        sections = evaluation_sections(dm.spec, labels) if hasattr(dm, "spec") else {}
         metrics = score_samples(images, labels, dm.readout, dm.period, sections)
         metrics["eval/sample_seconds"] = self.sample_seconds
         for key, value in metrics.items():

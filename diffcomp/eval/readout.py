@@ -13,7 +13,10 @@ Two read-outs:
 Features are counted as the connected components (8-connectivity, via ``scipy.ndimage.label``) of
 pixels whose ink exceeds ``ink_threshold`` (default 0.5, half the depth of a full feature). On
 periodic (torus) canvases components that meet across opposite edges are merged, and centroids and
-errors use wrapped distances.
+errors use wrapped distances. With the ``profile`` read-out, stripes are counted instead: runs of
+the column (row) profile rising more than ``ink_threshold / 2`` above its minimum (a stripe of a
+sum of stripes is half-deep), and an image shows "one feature" when it has exactly one vertical
+and one horizontal stripe, none when either is missing, several when either axis has more.
 """
 
 from __future__ import annotations
@@ -47,6 +50,24 @@ def count_features(images: np.ndarray, ink_threshold: float = 0.5, periodic: boo
             n = _merge_across_edges(labelled, n)
         counts[i] = n
     return counts
+
+
+def count_stripes(images: np.ndarray, ink_threshold: float = 0.5) -> np.ndarray:
+    """Per image, the number of vertical and of horizontal stripes, [B, 2]."""
+    ink = 1.0 - images / 255.0
+    counts = np.empty((len(ink), 2), dtype=np.int64)
+    for axis, reduce_over in ((0, 1), (1, 2)):  # column profile (vertical stripes), row profile
+        profile = ink.mean(axis=reduce_over)
+        raised = (profile - profile.min(axis=1, keepdims=True)) > ink_threshold / 2
+        starts = raised & ~np.concatenate([np.zeros((len(raised), 1), bool), raised[:, :-1]], axis=1)
+        counts[:, axis] = starts.sum(axis=1)
+    return counts
+
+
+def _stripe_feature_counts(stripes: np.ndarray) -> np.ndarray:
+    both_one = (stripes == 1).all(axis=1)
+    several = (stripes > 1).any(axis=1)
+    return np.where(several, 2, np.where(both_one, 1, 0))
 
 
 def _merge_across_edges(labelled: np.ndarray, n: int) -> int:
@@ -108,14 +129,15 @@ def read_centres(
     images = images.detach().float().cpu()
     b, n, _ = images.shape
     ink = (1.0 - images / 255.0).clamp(0.0, 1.0)
-    counts = torch.from_numpy(count_features(images.numpy(), ink_threshold, periodic))
     if method == "darkest":
+        counts = torch.from_numpy(count_features(images.numpy(), ink_threshold, periodic))
         flat = ink.reshape(b, -1).argmax(dim=1)
         centres = torch.stack([flat % n + 1, flat // n + 1], dim=1).to(ink.dtype)
         fallback = counts != 1
         if fallback.any():
             centres[fallback] = _centroid(ink[fallback], periodic)
     else:
+        counts = torch.from_numpy(_stripe_feature_counts(count_stripes(images.numpy(), ink_threshold)))
         cols = ink.mean(dim=1).argmax(dim=1) + 1
         rows = ink.mean(dim=2).argmax(dim=1) + 1
         centres = torch.stack([cols, rows], dim=1).to(ink.dtype)
