@@ -18,6 +18,7 @@ from lightning.pytorch.callbacks import EMAWeightAveraging
 from omegaconf import DictConfig, OmegaConf
 
 from diffcomp.checkpointing import LastCheckpoint, trainer_plugins
+from diffcomp.analysis.callback import RepresentationCallback
 from diffcomp.data.preview import DatasetPreviewCallback
 from diffcomp.diffusion.module import DiffusionModule
 from diffcomp.eval.callback import EvaluationCallback
@@ -69,9 +70,14 @@ def train_diffusion(cfg: DictConfig, out_dir: Path) -> dict:
     evaluation = EvaluationCallback(out_dir, grid_size=cfg.eval.grid_size)
     last = out_dir / "checkpoints" / "last.ckpt"
     checkpoint = LastCheckpoint(last)  # each epoch end, and on SLURM's time-out/preemption signal
-    callbacks = [evaluation, checkpoint]
+    callbacks = [DatasetPreviewCallback(out_dir), evaluation, checkpoint]
     if cfg.train.ema_decay:
         callbacks.append(EMAWeightAveraging(decay=cfg.train.ema_decay))
+    analysis = None
+    if cfg.analysis.enabled and cfg.eval.probe_layer:
+        options = {k: v for k, v in OmegaConf.to_container(cfg.analysis, resolve=True).items() if k != "enabled"}
+        analysis = RepresentationCallback(out_dir, seed=cfg.seed, **options)
+        callbacks.append(analysis)
     logger = build_logger(cfg, out_dir)
     every = cfg.eval.every_n_epochs
     trainer = L.Trainer(
@@ -102,8 +108,9 @@ def train_diffusion(cfg: DictConfig, out_dir: Path) -> dict:
         finish_logger(logger)
     device = trainer.strategy.root_device
     return {
-        "metrics": {**evaluation.latest, "train/final_loss": _final_loss(trainer)},
+        "metrics": {**evaluation.latest, **(analysis.latest if analysis else {}), "train/final_loss": _final_loss(trainer)},
         "history": evaluation.history,
+        "analysis_history": analysis.history if analysis else [],
         "timings": {
             "train_seconds": train_seconds,
             "train_steps": trainer.global_step,

@@ -24,6 +24,7 @@ TINY = [
     "train.warmup_steps=1",
     "eval.steps=2",
     "eval.grid_size=4",
+    "analysis.umap=false",
     "logger=csv",
     "trainer.enable_progress_bar=false",
 ]

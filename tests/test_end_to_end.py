@@ -31,6 +31,8 @@ def test_tiny_run_writes_a_complete_record(finished_run):
     assert on_disk["dataset"] == {"name": "bump", "num_images": 16}
     assert (out / "checkpoints" / "last.ckpt").exists() and (out / "model.pt").exists()
     assert (out / "dataset.png").exists()
+    assert on_disk["metrics"]["repr/participation_ratio"] >= 1.0 and "repr/probe_r2_x" in on_disk["metrics"]
+    assert list((out / "analysis").glob("step_*/pca_spectrum.png"))
     assert list((out / "samples").glob("step_*.png"))
 
 
