@@ -1,0 +1,64 @@
+import json
+
+import numpy as np
+import pytest
+from analysis_helpers import PERIOD, embed
+
+from diffcomp.analysis import analyze_representation
+
+CHEAP_KEYS = {
+    "repr/participation_ratio", "repr/explained_var_top10", "repr/explained_var_top4", "repr/n_samples",
+    "repr/probe_r2_x", "repr/probe_r2_y", "repr/cond_cos_xy_mean", "repr/seconds",
+}
+TOPOLOGY_KEYS = {"repr/betti0", "repr/betti1", "repr/betti2", "repr/topology_threshold"}
+TORUS_KEYS = {f"repr/wasserstein_{s}_{i}" for s in ("orth", "par") for i in ("clifford", "3d")} | {
+    "repr/wasserstein_clifford", "repr/wasserstein_3d", "repr/torus_verdict", "repr/wasserstein_orth_xy_clifford"}
+FIGURES = {"pca_spectrum", "pca_projections", "persistence", "torus_tests", "umap"}
+
+
+@pytest.fixture(scope="module")
+def layer(clifford):
+    return embed(clifford, 96, 0.005, seed=0).astype(np.float32).reshape(1024, 6, 4, 4)  # a conv layer's shape
+
+
+def test_full_analysis_of_a_clifford_torus(layer, grid_labels, tmp_path):
+    scalars, paths = analyze_representation(layer, grid_labels, tmp_path, period=PERIOD)
+    assert CHEAP_KEYS | TOPOLOGY_KEYS | TORUS_KEYS <= scalars.keys()
+    assert all(k.startswith("repr/") for k in scalars)
+    json.dumps(scalars)  # plain Python scalars only
+    assert all(type(v) in (int, float, str) for v in scalars.values())
+    assert scalars["repr/n_features"] == 96
+    assert scalars["repr/participation_ratio"] == pytest.approx(4.0, abs=0.1)
+    assert (scalars["repr/betti0"], scalars["repr/betti1"], scalars["repr/betti2"]) == (1, 2, 1)
+    assert scalars["repr/torus_verdict"] == "clifford"
+    assert scalars["repr/probe_r2_x"] > 0.99 and scalars["repr/probe_r2_y"] > 0.99
+    assert scalars["repr/cond_cos_xy_mean"] < 0.05
+    assert set(paths) == FIGURES
+    for path in paths.values():
+        assert path.parent == tmp_path and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cheap_subset_writes_nothing(layer, grid_labels):
+    scalars, paths = analyze_representation(
+        layer, grid_labels, period=PERIOD, topology=False, torus_tests=False, top_k=3
+    )
+    assert paths == {}
+    assert "repr/explained_var_top3" in scalars and CHEAP_KEYS - {"repr/explained_var_top10"} <= scalars.keys()
+    assert not (TOPOLOGY_KEYS | TORUS_KEYS) & scalars.keys()
+
+
+def test_mismatched_inputs(grid_labels):
+    with pytest.raises(ValueError):
+        analyze_representation(np.zeros((10, 3)), grid_labels)
+
+
+def test_small_grids_and_labels_without_rings():
+    rng = np.random.default_rng(0)
+    g = np.arange(1.0, 5.0)
+    labels = np.stack([a.ravel() for a in np.meshgrid(g, g, indexing="ij")], axis=1)  # a 4 x 4 eval grid
+    scalars, _ = analyze_representation(rng.normal(size=(16, 8)), labels, umap=False, period=4.0)
+    assert scalars["repr/torus_verdict"] in ("clifford", "3d") and scalars["repr/betti0"] >= 1
+    line = np.stack([np.arange(1.0, 17.0), np.ones(16)], axis=1)  # 1-D labels: no rings
+    scalars, _ = analyze_representation(rng.normal(size=(16, 8)), line, umap=False)
+    assert scalars["repr/torus_verdict"] == "n/a"
+    assert not any(k.startswith("repr/wasserstein") for k in scalars)
