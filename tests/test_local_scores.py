@@ -1,0 +1,235 @@
+"""Length generalisation with local conditional scores (issue #7 part 3): data, metric, locality, task."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from diffcomp.config.errors import ConfigError
+from diffcomp.eval.readout import count_features
+from diffcomp.localscores import task as local_task
+from diffcomp.localscores.directions import condition_directions, cosine_matrix, off_diagonal_summary
+from diffcomp.localscores.global_unet import SetConditionedUNet
+from diffcomp.localscores.local_denoiser import LocalDenoiser, condition_map
+from diffcomp.localscores.matching import detect_bumps, hits, per_count_metrics, score_scenes
+from diffcomp.localscores.scenes import (
+    SceneSpec,
+    condition_sets,
+    distinguishable_separation,
+    make_scenes,
+    render_scenes,
+    sample_locations,
+)
+from conftest import CONF_DIR, compose_config
+
+TASK_YAML = f"{CONF_DIR}/task/local_scores.yaml"
+
+
+def scenes(counts, spec=SceneSpec(), regime="all", seed=0, k_max=6):
+    generator = torch.Generator().manual_seed(seed)
+    return make_scenes(torch.tensor(counts), k_max, spec, regime, generator)
+
+
+# ----------------------------------------------------------------------------- data and metric
+@pytest.mark.parametrize("spec", [SceneSpec(), SceneSpec(size=24, min_separation=5, composition="multiply")])
+def test_ground_truth_scenes_score_one_for_every_count(spec):
+    counts = [k for k in range(1, 7) for _ in range(40)]
+    images, conditions = scenes(counts, spec)
+    scores = score_scenes(images.numpy(), conditions.numpy())
+    per_k = per_count_metrics(scores)
+    assert sorted(per_k) == [1, 2, 3, 4, 5, 6]
+    for k, row in per_k.items():
+        assert row == {"match": 1.0, "recall": 1.0, "count_error": 0.0, "exact_count": 1.0, "n": 40}, k
+    centres = detect_bumps(images[-1].numpy())  # six bumps, centroids on the locations (multiplied tails
+    assert len(centres) == 6 == count_features(images[-1:].numpy())[0]  # pull them by < 0.01 pixel)
+    assert hits(centres, conditions[-1, :, :2].numpy(), tolerance=0.01) == 6
+
+
+def test_locations_are_separated_inside_the_margin_and_shuffled():
+    spec = SceneSpec()
+    generator = torch.Generator().manual_seed(1)
+    locations, valid = sample_locations(torch.full((300,), 6), 6, spec, generator)
+    assert valid.all()
+    gaps = (locations[:, :, None] - locations[:, None, :]).abs().amax(-1) + 99 * torch.eye(6)
+    assert gaps.min() >= spec.min_separation
+    assert locations.min() >= 1 + spec.margin and locations.max() <= spec.size - spec.margin
+    assert (locations == locations.round()).all()
+
+
+def test_default_separation_is_the_smallest_that_keeps_bumps_apart():
+    assert distinguishable_separation(1.0, "min") == 4  # at 3, diagonal neighbours' dark pixels touch
+    assert distinguishable_separation(1.0, "multiply") == 5  # multiplied tails add up
+
+
+def test_regime_one_labels_one_bump_that_is_in_the_image():
+    images, conditions = scenes([3, 2, 1, 3], regime="one")
+    assert (conditions[:, :, 2].sum(1) == 1).all() and (conditions[:, 1:] == 0).all()
+    for image, cond in zip(images, conditions):
+        x, y = cond[0, :2].long().tolist()
+        assert image[y - 1, x - 1] == pytest.approx(0.0, abs=1e-3)  # a bump's centre is black
+    assert count_features(images.numpy()).tolist() == [3, 2, 1, 3]  # the unlabelled bumps are drawn
+
+
+def test_wrong_counts_give_their_count_error():
+    spec = SceneSpec()
+    generator = torch.Generator().manual_seed(2)
+    locations, valid = sample_locations(torch.tensor([5, 5]), 6, spec, generator)
+    drawn = valid.clone()
+    drawn[0, 3:] = False  # image 0 shows 3 of the 5 requested bumps
+    asked = valid.clone()
+    asked[1, 2:] = False  # image 1 shows 5 bumps, 2 were requested
+    images = render_scenes(locations, drawn, spec)
+    scores = score_scenes(images.numpy(), condition_sets(locations, asked).numpy())
+    assert scores.count_error.tolist() == [2, 3]
+    assert scores.match.tolist() == [False, False]
+    assert scores.recall.tolist() == pytest.approx([3 / 5, 1.0])
+    shifted = condition_sets(locations, valid)
+    shifted[0, 0, 0] += 1.0  # one location off by exactly a pixel: no longer a hit (|dx| < 1)
+    full = score_scenes(render_scenes(locations, valid, spec).numpy(), shifted.numpy())
+    assert full.match.tolist() == [False, True] and full.count_error.tolist() == [0, 0]
+
+
+# ----------------------------------------------------------------------------- locality
+def _one_condition(x, y, k_max=6):
+    cond = torch.zeros(1, k_max, 3)
+    cond[0, 0] = torch.tensor([float(x), float(y), 1.0])
+    return cond
+
+
+def test_local_model_output_ignores_everything_outside_its_receptive_field():
+    torch.manual_seed(0)
+    model = LocalDenoiser(image_size=16, width=8, depth=2, encoding_dim=8, cond_radius=1).eval()
+    radius = model.receptive_radius()
+    assert radius == {"pixels": 3, "conditions": 4}
+    row, col = 4, 4  # the probed output pixel (0-based); its pixel coordinates are (5, 5)
+    x = torch.randn(1, 1, 16, 16)
+    t = torch.tensor([500])
+    base_cond = _one_condition(14, 14)
+    with torch.no_grad():
+        out = model(x, t, base_cond)[0, 0, row, col]
+
+        def changed(x2=x, cond=base_cond) -> float:
+            return (model(x2, t, cond)[0, 0, row, col] - out).abs().item()
+
+        far, near = x.clone(), x.clone()
+        far[0, 0, row + radius["pixels"] + 1, col] += 5.0
+        near[0, 0, row + radius["pixels"], col] += 5.0
+        assert changed(far) == 0.0
+        assert changed(near) > 1e-5  # the stated radius is also reached
+        c = radius["conditions"]
+        assert changed(cond=_one_condition(5 + c + 1, 5)) == 0.0  # a condition just outside: no effect
+        assert changed(cond=_one_condition(5, 5 + c)) > 1e-5  # just inside: an effect
+        two = torch.cat([_one_condition(14, 14)[:, :1], _one_condition(5 + c + 2, 2)[:, :1], torch.zeros(1, 4, 3)], 1)
+        assert changed(cond=two) == 0.0  # adding a second, distant condition changes nothing here
+
+
+def test_condition_map_is_zero_outside_its_window():
+    cmap = condition_map(_one_condition(8, 8), 16, sigma=0.5, radius=1)[0, 0]
+    assert cmap[7, 7] == pytest.approx(1.0)
+    assert (cmap > 0).sum() == 9 and cmap[5, 7] == 0
+    assert condition_map(torch.zeros(1, 6, 3), 16).abs().sum() == 0  # the empty set renders blank
+
+
+def test_global_model_output_depends_on_far_pixels_and_conditions():
+    torch.manual_seed(0)
+    model = SetConditionedUNet(16, [8, 8, 8, 8], 8, 8, heads=2).eval()
+    x = torch.randn(1, 1, 16, 16)
+    t = torch.tensor([500])
+    with torch.no_grad():
+        out = model(x, t, _one_condition(14, 14))[0, 0, 0, 0]
+        far = x.clone()
+        far[0, 0, 15, 15] += 5.0
+        assert (model(far, t, _one_condition(14, 14))[0, 0, 0, 0] - out).abs() > 1e-6
+        assert (model(x, t, _one_condition(13, 14))[0, 0, 0, 0] - out).abs() > 1e-6
+
+
+def test_condition_directions_of_far_apart_locations_are_orthogonal_for_the_local_model():
+    torch.manual_seed(0)
+    local = LocalDenoiser(image_size=16, width=8, depth=2, encoding_dim=8)
+    corners = torch.tensor([[2.0, 2.0], [15.0, 2.0], [2.0, 15.0], [15.0, 15.0]])
+    cos = cosine_matrix(condition_directions(local, corners, 6, t=800, num_noise=4))
+    assert torch.allclose(cos, torch.eye(4), atol=1e-6)
+    glob = SetConditionedUNet(16, [8, 8, 8, 8], 8, 8, heads=2)
+    summary = off_diagonal_summary(cosine_matrix(condition_directions(glob, corners, 6, t=800, num_noise=4)))
+    assert summary["max_abs_cos"] > 0.01
+
+
+# ----------------------------------------------------------------------------- task
+TINY = dict(
+    size=16, train_scenes=48, samples_per_count=2, steps=3, batch_size=16, eval_batch_size=32, warmup_steps=1,
+    timesteps=50, sample_steps=2, channels=[8, 8, 8, 8], bottleneck=8, heads=2, encoding_dim=8, width=8, depth=1,
+    direction_samples=2, direction_t=40, grid_per_count=2,
+)
+
+
+def tiny_task(**changes):
+    cfg = OmegaConf.load(TASK_YAML)
+    return OmegaConf.merge(cfg, {**TINY, **changes})
+
+
+@pytest.mark.parametrize("model, regime", [("global", "all"), ("local", "one")])
+def test_tiny_run_returns_metrics_and_figures(tmp_path, model, regime):
+    result = local_task.run(tiny_task(model=model, regime=regime), tmp_path)
+    metrics = result["metrics"]
+    for k in range(1, 7):
+        for name in ("match", "recall", "count_error", "exact_count"):
+            assert f"eval/k{k}/{name}" in metrics
+    for key in ("eval/match_in", "eval/match_out", "eval/count_error_out", "directions/mean_abs_cos", "train/final_loss"):
+        assert key in metrics
+    assert all(isinstance(v, float) for v in metrics.values())
+    assert metrics["train/final_loss"] > 0  # a finite training loss was recorded
+    assert result["timings"]["train_steps"] == 3
+    assert set(result["per_count"]) == {str(k) for k in range(1, 7)}
+    for name in ("accuracy_vs_k.png", "samples_by_k.png", "cosines.png", "model.pt"):
+        assert (tmp_path / name).stat().st_size > 0
+    if model == "local":
+        assert result["model"]["receptive_radius"] == {"pixels": 2, "conditions": 3}
+
+
+def test_sweep_job_writes_its_record_and_the_comparison_figure(tmp_path):
+    from diffcomp.config.validation import validate_config
+    from diffcomp.localscores.figures import compare_sweep
+    from diffcomp.tasks import run_job
+
+    overrides = ["task=local_scores", "task.model=local", "logger=csv", "trainer.enable_progress_bar=false"]
+    overrides += [f"task.{k}={v}".replace(" ", "") for k, v in TINY.items()]
+    cfg = compose_config(overrides)
+    validate_config(cfg)
+    record = run_job(cfg, tmp_path / "job0")
+    assert record["status"] == "complete" and "eval/match_out" in record["metrics"]
+    assert compare_sweep(tmp_path).stat().st_size > 0
+
+
+def test_config_file_validates_and_points_to_run():
+    cfg = OmegaConf.load(TASK_YAML)
+    assert cfg.name == "local_scores"
+    assert OmegaConf.select(cfg, "fn") == "diffcomp.localscores.task.run"
+    for model in ("global", "local"):
+        for regime in ("all", "one"):
+            local_task.validate(OmegaConf.merge(cfg, {"model": model, "regime": regime}))
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"model": "mlp"}, "task.model"),
+    ({"regime": "some"}, "task.regime"),
+    ({"model": "global", "size": 20}, "task.size"),
+    ({"eval_counts": [1, 0]}, "task.eval_counts"),
+    ({"train_counts": []}, "task.train_counts"),
+    ({"max_conditions": 4}, "task.max_conditions"),
+    ({"min_separation": 3}, "task.min_separation"),  # bumps would merge
+    ({"min_separation": 6}, "task.min_separation"),  # six bumps no longer fit
+    ({"composition": "multiply"}, "task.min_separation"),  # multiply needs 5 apart
+    ({"composition": "sum"}, "task.composition"),
+    ({"sample_steps": 2000}, "task.sample_steps"),
+    ({"sampler": "euler"}, "task.sampler"),
+    ({"direction_layer": "block9"}, "task.direction_layer"),
+    ({"direction_locations": [[0, 3]]}, "task.direction_locations"),
+    ({"model": "global", "heads": 3}, "task.heads"),
+    ({"batch_size": 0}, "task.batch_size"),
+    ({"lr": 0}, "task.lr"),
+])
+def test_validate_rejects_bad_values_naming_the_field(changes, field):
+    cfg = OmegaConf.merge(OmegaConf.load(TASK_YAML), changes)
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+        local_task.validate(cfg)
