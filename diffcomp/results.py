@@ -1,10 +1,10 @@
 """The per-run result record ``results.json``: written atomically, read by sweep aggregation.
 
 A record holds the resolved config (and its hash, to recognise a finished run on rerun), the
-status (``running`` / ``complete`` / ``failed``), metrics, timings, the device, package versions,
-the git commit and the seed. Writes go to a temporary file in the same directory and are moved into
-place with ``os.replace``, so a reader never sees half a record and a crash never destroys the
-previous one.
+status (``running`` / ``complete`` / ``failed`` / ``interrupted``: stopped by a signal, resumable),
+metrics, timings, the device, package versions, the git commit and the seed. Writes go to a
+temporary file in the same directory and are moved into place with ``os.replace``, so a reader
+never sees half a record and a crash never destroys the previous one.
 """
 
 from __future__ import annotations

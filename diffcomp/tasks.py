@@ -64,6 +64,10 @@ def run_job(cfg: DictConfig, out_dir: Path | None = None) -> dict | None:
         log.error("job failed: %s", record["error"])
         if not multirun:
             raise
+    except BaseException as stop:  # preempted, timed out, interrupted: resumable, so neither done nor failed
+        record["status"] = "interrupted"
+        record["error"] = f"{type(stop).__name__}: {stop}"
+        raise
     finally:
         record["finished"] = now()
         write_json_atomic(out_dir / RECORD_NAME, record)

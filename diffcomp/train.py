@@ -48,6 +48,7 @@ def build_module(cfg: DictConfig) -> DiffusionModule:
         sample_seed=cfg.seed,
         compile=t.compile,
         channels_last=t.channels_last,
+        clip_x0=e.clip_x0,
     )
 
 

@@ -1,41 +1,15 @@
-"""Shared test set-up: W&B disabled, a non-interactive matplotlib, and config composition helpers."""
+"""Shared test set-up: W&B disabled, a non-interactive matplotlib, the tiny-run fixture."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
 os.environ["WANDB_MODE"] = "disabled"
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
-
-# A model and dataset small enough that a full train-sample-evaluate run takes seconds on a CPU.
-TINY = [
-    "data.size=8",
-    "data.increment=2",
-    "model.channels=[8,8,8,8]",
-    "model.bottleneck=8",
-    "model.encoding_dim=8",
-    "train.epochs=2",
-    "train.batch_size=8",
-    "train.warmup_steps=1",
-    "eval.steps=2",
-    "eval.grid_size=4",
-    "analysis.umap=false",
-    "logger=csv",
-    "trainer.enable_progress_bar=false",
-]
-
-
-def compose_config(overrides=(), return_hydra_config: bool = False):
-    """Compose ``conf/config.yaml`` with ``overrides`` (no Hydra app needed)."""
-    from hydra import compose, initialize_config_dir
-
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        return compose("config", overrides=list(overrides), return_hydra_config=return_hydra_config)
+from support import TINY  # noqa: E402
 
 
 @pytest.fixture

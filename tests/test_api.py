@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import TINY, compose_config
+from support import TINY, compose_config
 import diffcomp.api as dc
 
 

@@ -6,7 +6,7 @@ import sys
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from conftest import compose_config
+from support import compose_config
 from diffcomp.config.errors import ConfigError
 from diffcomp.config.jobs import expand_overrides
 from diffcomp.config.sweep import clean_range

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from conftest import compose_config
+from support import compose_config
 from diffcomp.config.errors import ConfigError
 from diffcomp.config.jobs import _spec_options
 from diffcomp.data.canvas import CanvasSpec, evaluation_labels, evaluation_sections, render_set, training_set

@@ -58,3 +58,16 @@ def test_ddim_step_to_the_clean_image_returns_x0():
     x0, eps = torch.randn(2, 1, 4, 4), torch.randn(2, 1, 4, 4)
     xt = add_noise(s, x0, torch.tensor([30, 30]), eps)
     assert torch.allclose(ddim_step(s, xt, 30, -1, eps), x0, atol=1e-4)
+
+
+def test_clipping_changes_nothing_inside_the_data_range_and_bounds_x0_outside():
+    s = linear_schedule(100)
+    x0 = torch.rand(2, 1, 4, 4) * 1.8 - 0.9
+    eps = torch.randn(2, 1, 4, 4)
+    xt = add_noise(s, x0, torch.tensor([40, 40]), eps)
+    assert torch.allclose(ddpm_step(s, xt, 40, eps, torch.zeros_like(xt), clip=True), ddpm_step(s, xt, 40, eps, torch.zeros_like(xt)), atol=1e-5)
+    assert torch.allclose(ddim_step(s, xt, 40, 20, eps, clip=True), ddim_step(s, xt, 40, 20, eps), atol=1e-5)
+    # a wild noise prediction: unclipped, the next state overshoots the data range far more
+    wild = eps * 20
+    clipped = ddim_step(s, xt, 40, -1, wild, clip=True)
+    assert clipped.abs().max() <= 1.0 + 1e-5 and ddim_step(s, xt, 40, -1, wild).abs().max() > 3

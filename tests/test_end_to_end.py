@@ -4,14 +4,14 @@ import json
 
 import pytest
 
-from conftest import compose_config
+from support import compose_config
 from diffcomp.results import RECORD_NAME
 from diffcomp.tasks import run_job
 
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
-    from conftest import TINY
+    from support import TINY
 
     out = tmp_path_factory.mktemp("run")
     record = run_job(compose_config(TINY), out_dir=out)
@@ -39,7 +39,7 @@ def test_tiny_run_writes_a_complete_record(finished_run):
 def test_rerun_of_a_finished_run_is_skipped(finished_run):
     out, record = finished_run
     before = (out / RECORD_NAME).stat().st_mtime_ns
-    again = run_job(compose_config(__import__("conftest").TINY), out_dir=out)
+    again = run_job(compose_config(__import__("support").TINY), out_dir=out)
     assert again["finished"] == record["finished"]
     assert (out / RECORD_NAME).stat().st_mtime_ns == before
 

@@ -21,7 +21,7 @@ from diffcomp.localscores.scenes import (
     render_scenes,
     sample_locations,
 )
-from conftest import CONF_DIR, compose_config
+from support import CONF_DIR, compose_config
 
 TASK_YAML = f"{CONF_DIR}/task/local_scores.yaml"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -131,21 +132,37 @@ def print_plan(plans: Sequence[JobPlan], sweep_dir: Path | None = None) -> None:
 
 
 def write_manifest(plans: Sequence[JobPlan], sweep_dir: Path) -> Path:
-    """One line of overrides per job (``slurm/array.sbatch`` runs line ``$SLURM_ARRAY_TASK_ID + 1``)."""
+    """One line of overrides per job (``slurm/array.sbatch`` runs line ``$SLURM_ARRAY_TASK_ID + 1``).
+
+    Each line is shell-quoted (``shlex``), so a value with brackets or spaces survives the script's
+    word splitting; ``dry_run`` is left out, so the lines run the jobs themselves.
+    """
     path = Path(sweep_dir) / MANIFEST_NAME
-    path.write_text("".join(" ".join(p.overrides) + "\n" for p in plans))
+    lines = [shlex.join(o for o in p.overrides if not o.startswith("dry_run=")) for p in plans]
+    path.write_text("".join(line + "\n" for line in lines))
     (Path(sweep_dir) / "jobs.json").write_text(json.dumps([p.__dict__ for p in plans], indent=2))
     return path
 
 
+def _job_failed(plan: JobPlan, ret) -> bool:
+    """A job failed when its return says so, or when it returned nothing (lost by the launcher)
+    and its record isn't complete."""
+    if ret is None:
+        from diffcomp.results import read_record
+
+        record = read_record(Path(plan.output_dir))
+        return not record or record.get("status") != "complete"
+    status = getattr(ret, "status", None)
+    value = getattr(ret, "_return_value", None)
+    return (status is not None and status.name == "FAILED") or (isinstance(value, dict) and value.get("status") == "failed")
+
+
 def report_failures(plans: Sequence[JobPlan], returns: Sequence) -> None:
     """Summarise a finished sweep; raise :class:`SweepFailures` naming the failed jobs, if any."""
-    failed = []
-    for plan, ret in zip(plans, returns):
-        status = getattr(ret, "status", None)
-        value = getattr(ret, "_return_value", None)
-        if (status is not None and status.name == "FAILED") or (isinstance(value, dict) and value.get("status") == "failed"):
-            failed.append(f"  job {plan.index} [{' '.join(plan.overrides)}] -> {plan.output_dir}")
+    returns = list(returns) + [None] * (len(plans) - len(returns))
+    failed = [
+        f"  job {plan.index} [{' '.join(plan.overrides)}] -> {plan.output_dir}" for plan, ret in zip(plans, returns) if _job_failed(plan, ret)
+    ]
     log.info("sweep finished: %d job(s), %d failed", len(plans), len(failed))
     if failed:
         raise SweepFailures(f"{len(failed)} of {len(plans)} jobs failed (the others completed):\n" + "\n".join(failed))

@@ -136,15 +136,7 @@ class CanvasSpec:
         return len(self.label_grid())
 
     def label_grid(self) -> Tensor:
-        lo_x, lo_y = self.increment_x - self.margin, self.increment_y - self.margin
-        hi = self.size + self.margin
-        if self.margin == 0:
-            return label_grid(self.size, self.increment_x, self.increment_y)
-        from diffcomp.data.labels import axis_values
-
-        xs, ys = axis_values(lo_x, hi, self.increment_x), axis_values(lo_y, hi, self.increment_y)
-        gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-        return torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)
+        return label_grid(self.size, self.increment_x, self.increment_y, self.margin)
 
     def num_training_labels(self) -> int:
         """How many images the dataset holds (used by dry runs and constant-batch budgets)."""

@@ -23,16 +23,14 @@ def axis_values(start: float, stop: float, step: float) -> Tensor:
     return start + step * torch.arange(count, dtype=torch.float64)
 
 
-def label_grid(
-    size: int, dx: float, dy: float, lo: float | None = None, hi: float | None = None
-) -> Tensor:
-    """All grid labels ``(mu_x, mu_y)`` with ``mu = lo + k d`` up to ``hi``, shape [M, 2] (float64).
+def label_grid(size: int, dx: float, dy: float, margin: float = 0.0) -> Tensor:
+    """All grid labels ``(mu_x, mu_y)`` with ``mu = k d - margin`` in ``(-margin, N + margin]``, [M, 2].
 
-    The default range is ``[d, N]`` per axis (the canvas); a larger ``[lo, hi]`` gives the
-    extended label space of appendix C.1. Rows are ordered with ``mu_x`` fastest.
+    ``margin=0`` is the canvas; a positive margin is the extended label space of appendix C.1
+    (margin 6 around N=32 gives 44 x 44 labels at d=1). Rows are ordered with ``mu_x`` fastest.
     """
-    xs = axis_values(dx if lo is None else lo, size if hi is None else hi, dx)
-    ys = axis_values(dy if lo is None else lo, size if hi is None else hi, dy)
+    xs = axis_values(dx - margin, size + margin, dx)
+    ys = axis_values(dy - margin, size + margin, dy)
     gy, gx = torch.meshgrid(ys, xs, indexing="ij")
     return torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)
 

@@ -49,6 +49,7 @@ class DiffusionModule(L.LightningModule):
         compile: run training and sampling forwards through ``torch.compile`` (compiled once per
             process; the checkpointed weights stay those of the plain module).
         channels_last: keep activations in NHWC, the layout tensor cores prefer.
+        clip_x0: clamp each sampling step's predicted clean image to [-1, 1] (see ``sample``).
     """
 
     def __init__(
@@ -67,6 +68,7 @@ class DiffusionModule(L.LightningModule):
         sample_seed: int = 0,
         compile: bool = False,
         channels_last: bool = False,
+        clip_x0: bool = True,
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["model"])
@@ -154,6 +156,7 @@ class DiffusionModule(L.LightningModule):
             steps=steps or self.hparams.sample_steps,
             generator=generator,
             device=self.device,
+            clip=self.hparams.clip_x0,
         )
         acts = None
         if capture:

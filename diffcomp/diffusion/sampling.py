@@ -26,11 +26,14 @@ def sample(
     steps: int | None = None,
     generator: torch.Generator | None = None,
     device=None,
+    clip: bool = True,
 ) -> Tensor:
     """Draw ``shape`` images by running the reverse process from pure noise.
 
     ``method='ddpm'`` runs all ``T`` ancestral steps (``steps`` ignored); ``'ddim'`` runs ``steps``
-    deterministic steps (default 100).
+    deterministic steps (default 100). ``clip`` clamps each step's predicted clean image to the
+    data range [-1, 1] (as common DDPM/DDIM implementations do): without it a half-trained model's
+    errors compound and whole samples end as saturated noise.
     """
     if method not in SAMPLERS:
         raise ValueError(f"unknown sampler {method!r}; allowed: {', '.join(SAMPLERS)}")
@@ -42,11 +45,11 @@ def sample(
             tt = torch.full((batch,), t, device=device, dtype=torch.long)
             eps = eps_fn(x, tt).float()
             noise = torch.randn(shape, generator=generator, device=device) if t > 0 else None
-            x = ddpm_step(schedule, x, t, eps, noise)
+            x = ddpm_step(schedule, x, t, eps, noise, clip)
         return x
     timesteps = ddim_timesteps(schedule.num_steps, steps or 100)
     for i, t in enumerate(timesteps):
         t_prev = timesteps[i + 1] if i + 1 < len(timesteps) else -1
         tt = torch.full((batch,), t, device=device, dtype=torch.long)
-        x = ddim_step(schedule, x, t, t_prev, eps_fn(x, tt).float())
+        x = ddim_step(schedule, x, t, t_prev, eps_fn(x, tt).float(), clip)
     return x

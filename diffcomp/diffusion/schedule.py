@@ -51,23 +51,37 @@ def predict_x0(schedule: NoiseSchedule, xt: Tensor, t: Tensor, eps: Tensor) -> T
     return (xt - (1.0 - abar).sqrt() * eps) / abar.sqrt()
 
 
-def ddpm_step(schedule: NoiseSchedule, xt: Tensor, t: int, eps: Tensor, noise: Tensor) -> Tensor:
+def ddpm_step(schedule: NoiseSchedule, xt: Tensor, t: int, eps: Tensor, noise: Tensor, clip: bool = False) -> Tensor:
     """One ancestral step ``x_{t-1} = (x_t - beta_t/sqrt(1-abar_t) eps) / sqrt(alpha_t) + sqrt(beta_t) z``.
 
-    Uses ``sigma_t^2 = beta_t`` (DDPM's "fixed large" variance) and no noise at ``t = 0``.
+    Uses ``sigma_t^2 = beta_t`` (DDPM's "fixed large" variance) and no noise at ``t = 0``. With
+    ``clip`` the mean is the posterior mean ``q(x_{t-1} | x_t, x0)`` around the predicted ``x0``
+    clamped to the data range [-1, 1] (identical when the prediction is inside it): an imperfect
+    model's excursions then cannot compound over the 1 000 steps.
     """
     beta, alpha, abar = schedule.betas[t], schedule.alphas[t], schedule.alpha_bars[t]
-    mean = (xt - beta / (1.0 - abar).sqrt() * eps) / alpha.sqrt()
+    if clip:
+        abar_prev = schedule.alpha_bars[t - 1] if t > 0 else torch.ones_like(abar)
+        x0 = ((xt - (1.0 - abar).sqrt() * eps) / abar.sqrt()).clamp(-1.0, 1.0)
+        mean = (abar_prev.sqrt() * beta * x0 + alpha.sqrt() * (1.0 - abar_prev) * xt) / (1.0 - abar)
+    else:
+        mean = (xt - beta / (1.0 - abar).sqrt() * eps) / alpha.sqrt()
     if t == 0:
         return mean
     return mean + beta.sqrt() * noise
 
 
-def ddim_step(schedule: NoiseSchedule, xt: Tensor, t: int, t_prev: int, eps: Tensor) -> Tensor:
-    """Deterministic DDIM step (eta = 0) from ``t`` to ``t_prev`` (``t_prev = -1`` means the clean image)."""
+def ddim_step(schedule: NoiseSchedule, xt: Tensor, t: int, t_prev: int, eps: Tensor, clip: bool = False) -> Tensor:
+    """Deterministic DDIM step (eta = 0) from ``t`` to ``t_prev`` (``t_prev = -1`` means the clean image).
+
+    With ``clip`` the predicted ``x0`` is clamped to [-1, 1] and the noise re-derived from it.
+    """
     abar = schedule.alpha_bars[t]
     abar_prev = schedule.alpha_bars[t_prev] if t_prev >= 0 else torch.ones_like(abar)
     x0 = (xt - (1.0 - abar).sqrt() * eps) / abar.sqrt()
+    if clip:
+        x0 = x0.clamp(-1.0, 1.0)
+        eps = (xt - abar.sqrt() * x0) / (1.0 - abar).sqrt()
     return abar_prev.sqrt() * x0 + (1.0 - abar_prev).sqrt() * eps
 
 

@@ -4,7 +4,10 @@ It is the basic cartesian sweeper with three changes, all delegated to :mod:`dif
 float ``range(...)`` sweeps expand to clean values; every job is composed and validated before any
 is launched (one bad combination fails the whole launch, naming the job and the field); and
 ``dry_run=true`` lists the jobs instead of launching them. A job that fails at run time is recorded
-and reported at the end, without stopping the others.
+and reported at the end, without stopping the others; even a launcher that loses a job (a crashed
+SLURM task) only costs that job's return, and the report then reads the jobs' records.
+``hydra.sweeper.manifest_only=true`` validates and writes ``jobs.txt`` for ``slurm/array.sbatch``
+without launching anything.
 """
 
 
@@ -25,17 +28,20 @@ log = logging.getLogger(__name__)
 class DiffcompSweeperConf:
     _target_: str = "hydra_plugins.diffcomp_sweeper.diffcomp_sweeper.DiffcompSweeper"
     max_batch_size: Optional[int] = None
+    # Validate and write <sweep dir>/jobs.txt (for slurm/array.sbatch), launch nothing.
+    manifest_only: bool = False
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name="diffcomp", node=DiffcompSweeperConf, provider="diffcomp")
 
 
 class DiffcompSweeper(BasicSweeper):
-    def __init__(self, max_batch_size: Optional[int] = None) -> None:
+    def __init__(self, max_batch_size: Optional[int] = None, manifest_only: bool = False) -> None:
         super().__init__(max_batch_size=max_batch_size)
+        self.manifest_only = manifest_only
 
     def sweep(self, arguments: List[str]) -> Any:
-        from diffcomp.config.jobs import expand_overrides, plan_jobs, report_failures, write_manifest
+        from diffcomp.config.jobs import SweepFailures, expand_overrides, plan_jobs, report_failures, write_manifest
 
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         jobs = expand_overrides(parser.parse_overrides(arguments))
@@ -49,11 +55,27 @@ class DiffcompSweeper(BasicSweeper):
             return []
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
-        write_manifest(plans, sweep_dir)
+        manifest = write_manifest(plans, sweep_dir)
+        if self.manifest_only:
+            print(f"{len(plans)} job(s) validated; manifest {manifest}\nsubmit with: sbatch --array=0-{len(plans) - 1} slurm/array.sbatch {sweep_dir}")
+            return []
         batch_size = self.max_batch_size or len(jobs)
         returns = []
         for first in range(0, len(jobs), batch_size):
             batch = jobs[first : first + batch_size]
-            returns.append(self.launcher.launch(batch, initial_job_idx=first))
-        report_failures(plans, [r for batch in returns for r in batch])
+            try:
+                returns.append(self.launcher.launch(batch, initial_job_idx=first))
+            except Exception as error:  # noqa: BLE001 - a lost job must not stop the next batches
+                log.error(
+                    "the launcher failed on jobs %d-%d (%s: %s); jobs already on a cluster keep running, and "
+                    "their records (python -m diffcomp.aggregate) tell how each ended", first, first + len(batch) - 1, type(error).__name__, error,
+                )
+                returns.append([None] * len(batch))
+        flat = [r for batch in returns for r in batch]
+        try:
+            report_failures(plans, flat)
+        except SweepFailures:
+            # Hydra skips on_multirun_end when the sweep raises: run it (the aggregate table) first.
+            self.hydra_context.callbacks.on_multirun_end(config=self.config, config_name=self.config.hydra.job.config_name)
+            raise
         return returns
