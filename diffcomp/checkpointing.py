@@ -64,7 +64,7 @@ class LastCheckpoint(Callback):
     def __init__(self, path: Path, signum: int | None = None, min_interval_s: float = 60.0) -> None:
         self.path = Path(path)
         self.min_interval_s = min_interval_s
-        self._last_save = time.monotonic()
+        self._last_save = float("-inf")  # the first epoch end always saves
         self.signum = signum if signum is not None else preempt_signal()
         self.resumed_step: int | None = None
         self._pending: int | None = None
@@ -86,8 +86,8 @@ class LastCheckpoint(Callback):
         self._last_save = time.monotonic()
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        # Epochs of small datasets last a fraction of a second: save at most every min_interval_s,
-        # and always after the last epoch (the signal handler covers the time in between).
+        # Epochs of small datasets last a fraction of a second: save after the first epoch, then at
+        # most every min_interval_s, and always after the last epoch (the signal handler covers the time in between).
         last_epoch = (trainer.max_epochs or -1) > 0 and trainer.current_epoch + 1 >= trainer.max_epochs
         last_step = trainer.max_steps > 0 and trainer.global_step >= trainer.max_steps
         if last_epoch or last_step or time.monotonic() - self._last_save >= self.min_interval_s:

@@ -71,6 +71,15 @@ def run_job(cfg: DictConfig, out_dir: Path | None = None) -> dict | None:
     finally:
         record["finished"] = now()
         write_json_atomic(out_dir / RECORD_NAME, record)
-    summary = ", ".join(f"{k}={v:.4g}" for k, v in record.get("metrics", {}).items() if isinstance(v, float) and k.count("/") == 1)
-    print(f"[{record['status']}] {out_dir}\n  {summary}\n  record: {out_dir / RECORD_NAME}")
+    print(f"[{record['status']}] {out_dir}\n  {headline(record.get('metrics', {}))}\n  record: {out_dir / RECORD_NAME}")
     return record
+
+
+HEADLINE = ("eval/acc", "eval/acc_x", "eval/acc_y", "eval/frac_one_feature", "repr/participation_ratio",
+            "repr/probe_r2_x", "repr/probe_r2_y", "repr/betti0", "repr/betti1", "repr/betti2", "repr/torus_verdict")
+
+
+def headline(metrics: dict, fallback: int = 8) -> str:
+    """The few numbers a person reads first (the record holds them all)."""
+    keys = [k for k in HEADLINE if k in metrics] or list(metrics)[:fallback]
+    return ", ".join(f"{k}={metrics[k]:.4g}" if isinstance(metrics[k], float) else f"{k}={metrics[k]}" for k in keys)

@@ -52,7 +52,7 @@ def test_paper_experiment_selects_the_paper_scale():
         ("data.increment=0", "data.increment", "(0, 16]"),
         ("data.increment=-0.1", "data.increment", "(0, 16]"),
         ("data.size=4", "data.size", ">= 8"),
-        ("eval.steps=5000", "eval.steps", "[1, diffusion.timesteps=1000]"),
+        ("eval.steps=5000", "eval.steps", "[1, diffusion.timesteps=250]"),  # the quick default has T=250
     ],
 )
 def test_bad_input_names_the_field_and_the_allowed_range(override, field, allowed):
@@ -83,7 +83,7 @@ def test_dry_run_of_the_mission_sweep_lists_27_jobs_with_clean_values(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "27 job(s):" in result.stdout
     assert "0.30000000000000004" not in result.stdout and "0.7000000000000001" not in result.stdout
-    assert "N=16, sigma=0.5, d=0.5, lambda=0.3, images=307" in result.stdout
+    assert "N=16, sigma=0.5, d=1.0, lambda=0.3, images=76" in result.stdout
     assert f"{tmp_path}/data.sigma=1.0,lambda=0.9" in result.stdout
     assert not any(tmp_path.iterdir()), "a dry run must not create job directories"
 
@@ -99,6 +99,6 @@ def test_an_invalid_job_fails_the_whole_sweep_before_anything_runs(tmp_path):
 def test_single_run_dry_run_prints_the_resolved_job(tmp_path):
     result = run_cli("dry_run=true", "data.sigma=0.5", f"hydra.run.dir={tmp_path}/run")
     assert result.returncode == 0, result.stderr
-    assert "1 job(s):" in result.stdout and "sigma=0.5, d=0.5, lambda=1.0, N=16" not in result.stdout
-    assert "data=bump, N=16, sigma=0.5, d=0.5, lambda=1.0, images=1024" in result.stdout
+    assert "1 job(s):" in result.stdout
+    assert "data=bump, N=16, sigma=0.5, d=1.0, lambda=1.0, images=256" in result.stdout
     assert not (tmp_path / "run" / "results.json").exists()
