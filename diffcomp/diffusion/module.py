@@ -9,6 +9,7 @@ Lightning's EMA callback swaps the averaged weights in for every evaluation, wit
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ class EvalSamples:
     labels: list[Tensor] = field(default_factory=list)
     images: list[Tensor] = field(default_factory=list)
     activations: list[Tensor] = field(default_factory=list)
+    seconds: float = 0.0  # wall time spent sampling (device synchronised)
 
     def cat(self) -> tuple[Tensor, Tensor, Tensor | None]:
         acts = torch.cat(self.activations) if self.activations else None
@@ -175,7 +177,11 @@ class DiffusionModule(L.LightningModule):
     def validation_step(self, batch: Tensor, batch_idx: int) -> None:
         labels = batch[0] if isinstance(batch, (tuple, list)) else batch
         seed = self.hparams.sample_seed * 100_003 + batch_idx
+        started = time.perf_counter()
         images, acts = self.generate(labels, seed=seed, capture=self.hparams.probe_layer)
+        if images.is_cuda:
+            torch.cuda.synchronize(images.device)
+        self.eval_samples.seconds += time.perf_counter() - started
         self.eval_samples.labels.append(labels.detach().cpu())
         self.eval_samples.images.append(images.detach().cpu())
         if acts is not None:

@@ -9,7 +9,6 @@ history of every evaluation for the run's record.
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 import lightning as L
@@ -72,19 +71,11 @@ class EvaluationCallback(L.Callback):
         self.history: list[dict] = []
         self.latest: dict[str, float] = {}
         self.sample_seconds: float | None = None
-        self._started = 0.0
-
-    def on_validation_epoch_start(self, trainer, pl_module) -> None:
-        if trainer.sanity_checking:
-            return
-        if torch.cuda.is_available() and pl_module.device.type == "cuda":
-            torch.cuda.synchronize()
-        self._started = time.perf_counter()
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module) -> None:
         if trainer.sanity_checking or not pl_module.eval_samples.labels:
             return
-        self.sample_seconds = time.perf_counter() - self._started
+        self.sample_seconds = pl_module.eval_samples.seconds
         labels, images, _ = pl_module.eval_samples.cat()
         dm = trainer.datamodule
         sections = evaluation_sections(dm.spec, labels) if hasattr(dm, "spec") else {}

@@ -12,7 +12,6 @@ count_error}_{in,out}`` averaged over the trained counts (in) and the untrained 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,15 +83,11 @@ class LengthGeneralisationCallback(L.Callback):
         self.cosines: torch.Tensor | None = None
         self.history: list[dict] = []
         self.sample_seconds: float | None = None
-        self._started = 0.0
-
-    def on_validation_epoch_start(self, trainer, pl_module) -> None:
-        self._started = time.perf_counter()
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module) -> None:
         if trainer.sanity_checking or not pl_module.eval_samples.labels:
             return
-        self.sample_seconds = time.perf_counter() - self._started
+        self.sample_seconds = pl_module.eval_samples.seconds
         conditions, images, _ = pl_module.eval_samples.cat()
         scores = score_scenes(images.numpy(), conditions.numpy(), self.tolerance, self.ink_threshold)
         self.per_k = per_count_metrics(scores)
