@@ -86,3 +86,23 @@ def route_lightning_logs() -> None:
         logger.handlers.clear()
         logger.propagate = True
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropAdvertising())
+
+
+def log_outcome(cfg: DictConfig, out_dir: Path, metrics: dict) -> None:
+    """Log a finished task's scalars and its figures (``out_dir/*.png``) to the configured logger.
+
+    For tasks that run no Lightning Trainer of their own (the theory tasks), so that every task's
+    results reach W&B the same way: one run per job, grouped by sweep.
+    """
+    logger = build_logger(cfg, out_dir)
+    if logger is None:
+        return
+    try:
+        numbers = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        logger.log_metrics(numbers, step=0)
+        if hasattr(logger, "log_image"):
+            for path in sorted(Path(out_dir).glob("*.png")):
+                logger.log_image(key=f"figures/{path.stem}", images=[str(path)], step=0)
+        logger.save()
+    finally:
+        finish_logger(logger)

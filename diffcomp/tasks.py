@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from diffcomp.config.jobs import JobPlan, job_summary, print_plan
 from diffcomp.config.validation import validate_config
+from diffcomp.logging_setup import log_outcome
 from diffcomp.results import RECORD_NAME, config_hash, is_complete, new_record, now, read_record, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ def run_job(cfg: DictConfig, out_dir: Path | None = None) -> dict | None:
         outcome = get_method(cfg.task.fn)(cfg, out_dir)
         record.update(outcome)
         record["status"] = "complete"
+        if not cfg.task.get("logs_itself", False):
+            log_outcome(cfg, out_dir, record.get("metrics", {}))
     except Exception as error:  # noqa: BLE001 - recorded, then re-raised or reported by the sweeper
         record["status"] = "failed"
         record["error"] = f"{type(error).__name__}: {error}"

@@ -37,3 +37,23 @@ def test_load_a_finished_run_and_sample_from_it(tmp_path):
 def test_load_run_explains_a_wrong_directory(tmp_path):
     with pytest.raises(FileNotFoundError, match="is not a run directory"):
         dc.load_run(tmp_path)
+
+
+def test_standalone_analysis_of_a_finished_run_updates_its_record(tmp_path):
+    import json
+
+    from omegaconf import OmegaConf
+
+    from diffcomp.analysis.callback import main as analyse
+    from diffcomp.tasks import run_job
+
+    cfg = compose_config([*TINY, "analysis=none"])
+    run_job(cfg, out_dir=tmp_path)
+    (tmp_path / ".hydra").mkdir()
+    OmegaConf.save(cfg, tmp_path / ".hydra" / "config.yaml")
+    assert "analysis" not in json.loads((tmp_path / "results.json").read_text())
+    analyse([str(tmp_path), "--steps", "3", "--no-umap"])
+    record = json.loads((tmp_path / "results.json").read_text())
+    assert record["status"] == "complete" and record["analysis"]["layer"] == "down3"
+    assert record["analysis"]["repr/participation_ratio"] >= 1.0
+    assert (tmp_path / "analysis" / "final" / "pca_spectrum.png").exists()

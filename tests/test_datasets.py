@@ -52,11 +52,34 @@ def test_extended_label_space_is_44_by_44_and_splits_by_visibility():
         ("sos_stripes", [], {"2d": 625, "rim": 336, "1d": 372}),
         ("bump_stripes", [], {"2d": 625, "1d": 372}),
         ("bump_stripes", ["data.parts.0.fraction=0.2"], {"2d": 125, "1d": 372}),
+        # one orientation: vertical stripes (mu_x visible, mu_y hidden) are half of the 1D labels
+        ("stripes", ["data.parts.0.region=1d_vertical"], {"1d": 31 * 6}),
+        ("stripes", ["data.parts.0.region=1d_horizontal"], {"1d": 31 * 6}),
         ("torus", [], {"2d": 1024}),
     ],
 )
 def test_variant_counts_match_hand_computed_numbers(data, overrides, expected):
     assert count_by_dimension(spec_of(data, *overrides)) == expected
+
+
+def test_vertical_stripes_are_the_ones_at_mu_x():
+    labels = training_set(spec_of("stripes", "data.parts.0.region=1d_vertical")).labels
+    assert ((labels[:, 0] >= -2) & (labels[:, 0] <= 35)).all()  # mu_x visible
+    assert ((labels[:, 1] < -2) | (labels[:, 1] > 35)).all()  # mu_y hidden
+
+
+def test_constant_batches_hold_the_number_of_steps_across_lambda():
+    from hydra.utils import instantiate
+
+    from diffcomp.train import training_budget
+
+    budgets = {}
+    for lam in (0.1, 0.5, 1.0):
+        cfg = compose_config([f"lambda={lam}", "train.constant_batches=true", "train.epochs=3"])
+        budgets[lam] = training_budget(cfg, instantiate(cfg.data, _convert_="all"))
+    assert {b["max_steps"] for b in budgets.values()} == {3 * 8}  # 3 epochs x (256 images / batch 32)
+    cfg = compose_config(["lambda=0.5", "train.epochs=3"])
+    assert training_budget(cfg, instantiate(cfg.data, _convert_="all")) == {"max_epochs": 3, "max_steps": -1}
 
 
 def test_the_crop_places_a_lone_vertical_stripe_where_the_formula_says():

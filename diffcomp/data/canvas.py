@@ -21,7 +21,7 @@ from torch import Tensor
 
 from diffcomp.config.errors import require
 from diffcomp.data.labels import integer_grid, label_grid, nested_subsample
-from diffcomp.data.regions import DIMENSIONS, Holdout, dimension_codes, make_holdout
+from diffcomp.data.regions import PART_REGIONS, Holdout, dimension_codes, make_holdout, region_mask
 from diffcomp.data.render import KINDS, render
 
 MIN_SIZE = 8
@@ -32,7 +32,7 @@ class Part:
     """One component of a (mixture) dataset: the labels of one visibility class in one image kind."""
 
     kind: str = "bump"
-    region: str = "2d"  # one of regions.DIMENSIONS, or "all"
+    region: str = "2d"  # one of regions.PART_REGIONS
     fraction: float = 1.0
 
 
@@ -156,7 +156,7 @@ class LabelSet:
 def _make_part(index: int, options: dict) -> Part:
     part = Part(**options)
     require(part.kind in KINDS, f"data.parts[{index}].kind", part.kind, "one of " + ", ".join(KINDS))
-    require(part.region in (*DIMENSIONS, "all"), f"data.parts[{index}].region", part.region, "one of " + ", ".join((*DIMENSIONS, "all")))
+    require(part.region in PART_REGIONS, f"data.parts[{index}].region", part.region, "one of " + ", ".join(PART_REGIONS))
     require(0 <= part.fraction <= 1, f"data.parts[{index}].fraction", part.fraction, "a fraction in [0, 1]")
     return part
 
@@ -167,11 +167,9 @@ def training_set(spec: CanvasSpec) -> LabelSet:
     kept = nested_subsample(grid, spec.fraction, spec.subsample_seed) if spec.fraction < 1 else grid
     if spec.holdout is not None:
         kept = kept[~spec.holdout.contains(kept)]
-    dims = dimension_codes(kept, spec.size, spec.sigma_x, spec.sigma_y, spec.visibility)
     labels, parts, dimensions = [], [], []
     for index, part in enumerate(spec.effective_parts):
-        mask = torch.ones(len(kept), dtype=torch.bool) if part.region == "all" else dims == DIMENSIONS.index(part.region)
-        chosen = kept[mask]
+        chosen = kept[region_mask(part.region, kept, spec.size, spec.sigma_x, spec.sigma_y, spec.visibility)]
         if part.fraction < 1:
             chosen = nested_subsample(chosen, part.fraction, spec.subsample_seed + 1 + index) if math.floor(part.fraction * len(chosen) + 1e-9) else chosen[:0]
         labels.append(chosen)

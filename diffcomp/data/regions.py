@@ -26,19 +26,35 @@ from torch import Tensor
 from diffcomp.config.errors import require
 
 DIMENSIONS = ("2d", "rim", "1d", "0d")
+# Part regions: a visibility class, or the 1D class narrowed to one stripe orientation.
+PART_REGIONS = (*DIMENSIONS, "1d_vertical", "1d_horizontal", "all")
 HOLDOUTS = ("cross", "band", "square")
 SQUARE_PLACES = ("interior", "exterior")
 
 
+def _axis_state(mu: Tensor, sigma: float, size: int, visibility: float) -> tuple[Tensor, Tensor]:
+    """(inside the frame, visible) for centres ``mu`` along one axis."""
+    distance = torch.clamp(1 - mu, min=0) + torch.clamp(mu - size, min=0)
+    return distance == 0, distance <= visibility * sigma
+
+
+def region_mask(region: str, labels: Tensor, size: int, sigma_x: float, sigma_y: float, visibility: float) -> Tensor:
+    """Which ``labels`` belong to a part region (see :data:`PART_REGIONS`). A *vertical* stripe is
+    the one at ``mu_x``: ``1d_vertical`` keeps the 1D labels whose x-stripe is the visible one."""
+    if region == "all":
+        return torch.ones(len(labels), dtype=torch.bool)
+    codes = dimension_codes(labels, size, sigma_x, sigma_y, visibility)
+    if region in DIMENSIONS:
+        return codes == DIMENSIONS.index(region)
+    one_d = codes == DIMENSIONS.index("1d")
+    _, visible_x = _axis_state(labels[:, 0], sigma_x, size, visibility)
+    return one_d & (visible_x if region == "1d_vertical" else ~visible_x)
+
+
 def dimension_codes(labels: Tensor, size: int, sigma_x: float, sigma_y: float, visibility: float) -> Tensor:
     """Index into :data:`DIMENSIONS` for every label [M, 2]."""
-
-    def axis(mu: Tensor, sigma: float) -> tuple[Tensor, Tensor]:
-        distance = torch.clamp(1 - mu, min=0) + torch.clamp(mu - size, min=0)
-        return distance == 0, distance <= visibility * sigma
-
-    inside_x, visible_x = axis(labels[:, 0], sigma_x)
-    inside_y, visible_y = axis(labels[:, 1], sigma_y)
+    inside_x, visible_x = _axis_state(labels[:, 0], sigma_x, size, visibility)
+    inside_y, visible_y = _axis_state(labels[:, 1], sigma_y, size, visibility)
     code = torch.full((len(labels),), DIMENSIONS.index("0d"), dtype=torch.long)
     code[visible_x ^ visible_y] = DIMENSIONS.index("1d")
     code[visible_x & visible_y] = DIMENSIONS.index("rim")
