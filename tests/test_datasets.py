@@ -8,7 +8,7 @@ import torch
 
 from support import compose_config
 from diffcomp.config.errors import ConfigError
-from diffcomp.config.jobs import _spec_options
+from diffcomp.data.datamodule import spec_options
 from diffcomp.data.canvas import CanvasSpec, evaluation_labels, evaluation_sections, render_set, training_set
 from diffcomp.data.regions import DIMENSIONS, Holdout, dimension_codes
 from diffcomp.eval.callback import score_samples
@@ -16,7 +16,7 @@ from diffcomp.eval.callback import score_samples
 
 def spec_of(data_name: str, *overrides: str) -> CanvasSpec:
     cfg = compose_config([f"data={data_name}", "experiment=paper", "data.increment=1", *overrides])
-    spec = CanvasSpec.from_options(**_spec_options(cfg.data))
+    spec = CanvasSpec.from_options(**spec_options(cfg.data))
     spec.validate()
     return spec
 

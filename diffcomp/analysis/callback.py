@@ -81,14 +81,13 @@ def analyze_finished_run(run_dir: Path, sampler: str = "ddim", steps: int = 100,
     import torch
 
     from diffcomp.api import load_run
-    from diffcomp.data.canvas import evaluation_labels
-    from diffcomp.data.datamodule import CanvasDataModule
-    from diffcomp.config.jobs import _spec_options
+    from diffcomp.data.canvas import CanvasSpec, evaluation_labels
+    from diffcomp.data.datamodule import spec_options
     from diffcomp.results import RECORD_NAME, read_record, write_json_atomic
 
     run = load_run(run_dir)
     layer = layer or run.config.eval.probe_layer or "down3"
-    spec = CanvasDataModule(**_spec_options(run.config.data)).spec
+    spec = CanvasSpec.from_options(**spec_options(run.config.data))
     labels = evaluation_labels(spec).float()
     acts = torch.cat([run.sample(chunk, sampler=sampler, steps=steps, layer=layer)[1] for chunk in labels.split(batch)])
     period = float(spec.size) if spec.periodic else None

@@ -66,8 +66,9 @@ def job_summary(cfg: DictConfig) -> dict:
         return {"task": task}
     data = cfg.data
     from diffcomp.data.canvas import CanvasSpec
+    from diffcomp.data.datamodule import spec_options
 
-    spec = CanvasSpec.from_options(**_spec_options(data))
+    spec = CanvasSpec.from_options(**spec_options(data))
     return {
         "data": data.name,
         "N": spec.size,
@@ -76,15 +77,6 @@ def job_summary(cfg: DictConfig) -> dict:
         "lambda": cfg["lambda"],
         "images": spec.num_training_labels(),
     }
-
-
-def _spec_options(data: DictConfig) -> dict:
-    from diffcomp.data.datamodule import CanvasDataModule
-
-    options = OmegaConf.to_container(data, resolve=True)
-    for key in ("_target_", *CanvasDataModule.NON_SPEC_OPTIONS):
-        options.pop(key, None)
-    return options
 
 
 def output_dir_of(cfg: DictConfig, index: int, multirun: bool) -> str:

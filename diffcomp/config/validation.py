@@ -31,13 +31,13 @@ def validate_config(cfg: DictConfig) -> None:
 
 
 def validate_diffusion(cfg: DictConfig) -> None:
-    from diffcomp.config.jobs import _spec_options
+    from diffcomp.data.datamodule import spec_options
     from diffcomp.data.canvas import CanvasSpec
     from diffcomp.diffusion.sampling import SAMPLERS
     from diffcomp.eval.readout import READOUTS
     from diffcomp.model.unet import UNet
 
-    CanvasSpec.from_options(**_spec_options(cfg.data)).validate()
+    CanvasSpec.from_options(**spec_options(cfg.data)).validate()
     size = cfg.data.size
     require(size % 8 == 0, "data.size", size, "a multiple of 8 (the UNet pools three times)")
     model = cfg.model

@@ -80,3 +80,13 @@ class CanvasDataModule(L.LightningDataModule):
         """Training batches in one epoch; with ``full``, of the lambda=1 dataset (constant-batch budgets)."""
         spec = replace(self.spec, fraction=1.0) if full else self.spec
         return -(-spec.num_training_labels() // self.batch_size)
+
+
+def spec_options(data_config) -> dict:
+    """The :class:`CanvasSpec` options of a ``data`` config node (its datamodule-only keys removed)."""
+    from omegaconf import OmegaConf
+
+    options = OmegaConf.to_container(data_config, resolve=True) if not isinstance(data_config, dict) else dict(data_config)
+    for key in ("_target_", *CanvasDataModule.NON_SPEC_OPTIONS):
+        options.pop(key, None)
+    return options

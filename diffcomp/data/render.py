@@ -3,11 +3,9 @@
 Every renderer takes a batch of labels ``(mu_x, mu_y)`` and returns grayscale images in
 [0, 255]: a *dark* feature on a *bright* background. Pixel ``(1, 1)`` is the top-left corner and
 ``(N, N)`` the bottom-right; ``x`` runs along columns and ``y`` along rows, so the pixel at row
-``r`` and column ``c`` (0-based) has coordinates ``(c + 1 + origin, r + 1 + origin)``.
-
-``origin`` places the visible frame inside a larger label space: with ``origin=6`` a 32x32
-frame shows the label coordinates 7..38 of the extended 44x44 space of appendix C.1, so labels
-near the border render as 1D stripes or 0D (blank) images.
+``r`` and column ``c`` (0-based) has coordinates ``(c + 1, r + 1)``. Labels may lie outside the
+frame (the extended label space of appendix C.1): such features render partly or not at all, which
+is how 1D stripes and 0D images arise.
 
 There are no per-image Python loops: the whole batch is one broadcasted tensor expression, so
 102 400 images render in one call on whatever device the labels live on.
@@ -21,21 +19,19 @@ from torch import Tensor
 KINDS = ("bump", "sos")
 
 
-def pixel_coordinates(size: int, origin: float = 0.0, device=None, dtype=torch.float32) -> Tensor:
-    """Label-space coordinates of the pixel centres along one axis: ``1 + origin .. size + origin``."""
-    return torch.arange(1, size + 1, device=device, dtype=dtype) + origin
+def pixel_coordinates(size: int, device=None, dtype=torch.float32) -> Tensor:
+    """Label-space coordinates of the pixel centres along one axis: ``1 .. size``."""
+    return torch.arange(1, size + 1, device=device, dtype=dtype)
 
 
-def axis_profile(
-    mu: Tensor, sigma: float, size: int, origin: float = 0.0, periodic: bool = False
-) -> Tensor:
+def axis_profile(mu: Tensor, sigma: float, size: int, periodic: bool = False) -> Tensor:
     """``exp(-(p - mu)^2 / (4 sigma^2))`` for every label in ``mu`` (shape [B]) and pixel ``p``.
 
     The paper's exponent has ``4 sigma^2`` (not the usual ``2 sigma^2``): we keep it verbatim so
     that sigma means what it means in the papers. With ``periodic=True`` the distance wraps around
     the canvas (torus data), so a bump at ``mu = 0.5`` shows on both edges.
     """
-    p = pixel_coordinates(size, origin, device=mu.device, dtype=mu.dtype)
+    p = pixel_coordinates(size, device=mu.device, dtype=mu.dtype)
     delta = p[None, :] - mu[:, None]
     if periodic:
         delta = torch.remainder(delta + size / 2, size) - size / 2
@@ -48,7 +44,6 @@ def render(
     sigma_x: float,
     sigma_y: float,
     kind: str = "bump",
-    origin: float = 0.0,
     periodic: bool = False,
 ) -> Tensor:
     """Render ``labels`` (shape [B, 2], columns ``mu_x, mu_y``) to images of shape [B, size, size].
@@ -61,8 +56,8 @@ def render(
     if labels.ndim != 2 or labels.shape[1] != 2:
         raise ValueError(f"labels must have shape [B, 2], got {tuple(labels.shape)}")
     labels = labels.to(torch.float32) if not labels.is_floating_point() else labels
-    gx = axis_profile(labels[:, 0], sigma_x, size, origin, periodic)  # [B, N] over columns
-    gy = axis_profile(labels[:, 1], sigma_y, size, origin, periodic)  # [B, N] over rows
+    gx = axis_profile(labels[:, 0], sigma_x, size, periodic)  # [B, N] over columns
+    gy = axis_profile(labels[:, 1], sigma_y, size, periodic)  # [B, N] over rows
     if kind == "bump":
         ink = gy[:, :, None] * gx[:, None, :]
     else:

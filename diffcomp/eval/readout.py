@@ -118,12 +118,8 @@ def read_centres(
     method: str = "darkest",
     periodic: bool = False,
     ink_threshold: float = 0.5,
-    origin: float = 0.0,
 ) -> Readout:
-    """Predicted feature centres of ``images`` ([B, N, N], values in [0, 255]).
-
-    ``origin`` shifts the result into label coordinates for canvases cut from an extended label space.
-    """
+    """Predicted feature centres of ``images`` ([B, N, N], values in [0, 255]), in pixel coordinates."""
     if method not in READOUTS:
         raise ValueError(f"unknown read-out {method!r}; allowed: {', '.join(READOUTS)}")
     images = images.detach().float().cpu()
@@ -141,7 +137,7 @@ def read_centres(
         cols = ink.mean(dim=1).argmax(dim=1) + 1
         rows = ink.mean(dim=2).argmax(dim=1) + 1
         centres = torch.stack([cols, rows], dim=1).to(ink.dtype)
-    return Readout(centres + origin, counts)
+    return Readout(centres, counts)
 
 
 def axis_errors(predicted: Tensor, target: Tensor, period: float | None = None) -> Tensor:

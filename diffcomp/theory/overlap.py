@@ -30,9 +30,9 @@ from diffcomp.data.render import render
 NORMALIZATIONS = ("self", "norm")
 
 
-def ink_images(labels: Tensor, size: int, sigma: float, origin: float = 0.0, periodic: bool = False) -> Tensor:
+def ink_images(labels: Tensor, size: int, sigma: float, periodic: bool = False) -> Tensor:
     """Inverted bump images ``1 - v/255`` (bump 1, background 0) for labels [M, 2]; float64 [M, N, N]."""
-    images = render(torch.as_tensor(labels, dtype=torch.float64), size, sigma, sigma, "bump", origin, periodic)
+    images = render(torch.as_tensor(labels, dtype=torch.float64), size, sigma, sigma, "bump", periodic=periodic)
     return 1.0 - images / 255.0
 
 
