@@ -105,8 +105,11 @@ class LastCheckpoint(Callback):
         self._restore()  # a failed fit never calls teardown
 
     # --- the preemption signal ----------------------------------------------------------------
-    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        if stage == "fit" and threading.current_thread() is threading.main_thread():
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Installed here, after Lightning has saved the process's signal handlers (which it puts
+        # back at teardown, also after an exception): installing earlier, in setup, would make
+        # Lightning restore *this* handler after a failed fit.
+        if not self._installed and threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(self.signum, self._on_signal)
             self._installed = True
 

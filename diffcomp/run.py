@@ -11,6 +11,8 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+import diffcomp.config  # noqa: F401  (registers the resolvers conf/ uses, e.g. in sweep directory names)
+
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 

@@ -102,3 +102,14 @@ def test_single_run_dry_run_prints_the_resolved_job(tmp_path):
     assert "1 job(s):" in result.stdout
     assert "data=bump, N=16, sigma=0.5, d=1.0, lambda=1.0, images=256" in result.stdout
     assert not (tmp_path / "run" / "results.json").exists()
+
+
+def test_long_override_lists_still_give_valid_unique_directory_names():
+    from diffcomp.config.resolvers import MAX_DIRNAME, job_dirname
+
+    short = "data.sigma=0.5,lambda=0.3"
+    assert job_dirname(short) == short
+    long_a = ",".join(f"model.key{i}=value{i}" for i in range(40))
+    long_b = long_a.replace("value39", "value40")
+    assert len(job_dirname(long_a)) <= MAX_DIRNAME < 255
+    assert job_dirname(long_a) != job_dirname(long_b) and job_dirname(long_a) == job_dirname(long_a)

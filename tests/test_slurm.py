@@ -94,7 +94,9 @@ def test_a_preempted_task_is_requeued_by_submitit_and_resumes(partition, tmp_pat
     """USR2 (what SLURM sends before the time limit or on preemption) to the running task: submitit
     requeues it, training resumes from last.ckpt and ends at the configured step count."""
     sweep = tmp_path / "sweep"
-    args = [*TINY, "train.epochs=20", "train.batch_size=4"]  # 16 images: 4 steps an epoch, 80 in all
+    # 16 images: 4 steps an epoch, 800 in all: long enough (tens of seconds) that the signal lands
+    # while the task trains, however fast the machine
+    args = [*TINY, "train.epochs=200", "train.batch_size=4"]
     launch = subprocess.Popen(
         [sys.executable, "-m", "diffcomp.run", "-m", *launcher_overrides(partition), *args, "lambda=1.0", f"hydra.sweep.dir={sweep}"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO, env=job_env(),
@@ -104,6 +106,8 @@ def test_a_preempted_task_is_requeued_by_submitit_and_resumes(partition, tmp_pat
         while not list(sweep.glob("*/checkpoints/last.ckpt")) and launch.poll() is None and time.time() < deadline:
             time.sleep(0.2)
         task = next(p.name for p in (sweep / ".submitit").iterdir() if p.is_dir() and re.fullmatch(r"\d+(_\d+)?", p.name))  # one job: no array
+        if launch.poll() is not None:
+            pytest.fail("the sweep ended before it could be signalled:\n" + launch.communicate()[0][-4000:])
         subprocess.run(["scancel", "--signal=USR2", task], check=True, timeout=30)
         output, _ = launch.communicate(timeout=600)
     finally:
@@ -115,8 +119,8 @@ def test_a_preempted_task_is_requeued_by_submitit_and_resumes(partition, tmp_pat
     assert launch.returncode == 0, output[-4000:]
     record = json.loads(next(sweep.glob("*/results.json")).read_text())
     assert record["status"] == "complete"
-    assert record["timings"]["train_steps"] == 80
-    assert record["resumed_from"] and 0 < record["resumed_from"]["step"] < 80
+    assert record["timings"]["train_steps"] == 800
+    assert record["resumed_from"] and 0 < record["resumed_from"]["step"] < 800
     log = "".join(p.read_text() for p in (sweep / ".submitit").glob(f"{task}/*_log.*"))
     assert "Requeued" in log or "requeue" in log.lower()
 
