@@ -33,8 +33,9 @@ from diffcomp.diffusion.schedule import add_noise, linear_schedule
 from diffcomp.model.unet import UNet
 
 PRESETS = {
-    "paper": dict(size=32, channels=(64, 128, 256, 256), bottleneck=512, encoding_dim=128, batch=128, samples=1024),
-    "cpu": dict(size=16, channels=(16, 32, 64, 64), bottleneck=128, encoding_dim=64, batch=64, samples=256),
+    "paper": dict(size=32, channels=(64, 128, 256, 256), bottleneck=512, encoding_dim=128, heads=4, batch=128, samples=1024),
+    # the quick default's model (conf/experiment/quick.yaml)
+    "cpu": dict(size=16, channels=(8, 16, 32, 32), bottleneck=64, encoding_dim=32, heads=1, batch=32, samples=256),
 }
 
 
@@ -146,7 +147,7 @@ def main() -> None:
     batch = args.batch or preset["batch"]
     steps = args.steps or (50 if device.type == "cuda" else 5)
     count = args.samples or preset["samples"]
-    arch = dict(image_size=preset["size"], channels=preset["channels"], bottleneck=preset["bottleneck"], encoding_dim=preset["encoding_dim"])
+    arch = dict(image_size=preset["size"], channels=preset["channels"], bottleneck=preset["bottleneck"], encoding_dim=preset["encoding_dim"], heads=preset["heads"])
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
     print(f"device: {name}; torch {torch.__version__}; UNet {arch}; batch {batch}; ours: {args.precision}, compile={args.compile}, channels_last={args.channels_last}")
 
