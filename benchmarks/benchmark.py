@@ -31,6 +31,7 @@ from diffcomp.diffusion.module import DiffusionModule
 from diffcomp.diffusion.sampling import sample
 from diffcomp.diffusion.schedule import add_noise, linear_schedule
 from diffcomp.model.unet import UNet
+from diffcomp.results import device_name
 
 PRESETS = {
     "paper": dict(size=32, channels=(64, 128, 256, 256), bottleneck=512, encoding_dim=128, heads=4, batch=128, samples=1024),
@@ -148,7 +149,7 @@ def main() -> None:
     steps = args.steps or (50 if device.type == "cuda" else 5)
     count = args.samples or preset["samples"]
     arch = dict(image_size=preset["size"], channels=preset["channels"], bottleneck=preset["bottleneck"], encoding_dim=preset["encoding_dim"], heads=preset["heads"])
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+    name = device_name(device)
     print(f"device: {name}; torch {torch.__version__}; UNet {arch}; batch {batch}; ours: {args.precision}, compile={args.compile}, channels_last={args.channels_last}")
 
     base_ips = baseline_train(arch, batch, steps, 2, device)

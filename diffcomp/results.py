@@ -58,6 +58,16 @@ def git_commit(start: Path | None = None) -> str | None:
         return None
 
 
+def device_name(device) -> str:
+    """How a record names the device a run used: the GPU's model, or the CPU and its thread count."""
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{device.type} ({torch.get_num_threads()} threads)"
+
+
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 

@@ -22,6 +22,7 @@ from diffcomp.analysis.callback import RepresentationCallback
 from diffcomp.data.preview import DatasetPreviewCallback
 from diffcomp.diffusion.module import DiffusionModule
 from diffcomp.eval.callback import EvaluationCallback
+from diffcomp.results import device_name
 from diffcomp.logging_setup import build_logger, finish_logger, route_lightning_logs
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ def train_diffusion(cfg: DictConfig, out_dir: Path) -> dict:
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
         train_seconds = time.perf_counter() - started
         images_seen = trainer.global_step * datamodule.batch_size
+        final_loss = _final_loss(trainer)  # read now: validation resets callback_metrics
         if not every:  # validation was switched off during fit; the final evaluation needs it back
             trainer.limit_val_batches = 1.0
         trainer.validate(module, datamodule=datamodule, verbose=False)
@@ -109,7 +111,7 @@ def train_diffusion(cfg: DictConfig, out_dir: Path) -> dict:
         finish_logger(logger)
     device = trainer.strategy.root_device
     return {
-        "metrics": {**evaluation.latest, **(analysis.latest if analysis else {}), "train/final_loss": _final_loss(trainer)},
+        "metrics": {**evaluation.latest, **(analysis.latest if analysis else {}), "train/final_loss": final_loss},
         "history": evaluation.history,
         "analysis_history": analysis.history if analysis else [],
         "timings": {
@@ -118,7 +120,7 @@ def train_diffusion(cfg: DictConfig, out_dir: Path) -> dict:
             "train_images_per_second": images_seen / max(train_seconds, 1e-9) if not resume else None,
             "sample_seconds": evaluation.sample_seconds,
         },
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"{device.type} ({torch.get_num_threads()} threads)",
+        "device": device_name(device),
         "dataset": {"name": datamodule.name, "num_images": datamodule.spec.num_training_labels()},
         "checkpoint": str(last),
         "resumed_from": {"checkpoint": resume, "step": checkpoint.resumed_step} if resume else None,

@@ -24,6 +24,7 @@ def test_tiny_run_writes_a_complete_record(finished_run):
     assert on_disk["status"] == "complete"
     for key in ("eval/acc", "eval/acc_x", "eval/acc_y", "eval/frac_no_feature", "eval/frac_one_feature", "eval/frac_several_features"):
         assert 0.0 <= on_disk["metrics"][key] <= 1.0
+    assert on_disk["metrics"]["train/final_loss"] > 0  # read before validation resets the metrics
     assert on_disk["timings"]["train_steps"] == 4  # 2 epochs x (16 images / batch 8)
     assert on_disk["timings"]["train_images_per_second"] > 0 and on_disk["timings"]["sample_seconds"] > 0
     assert on_disk["config"]["data"]["size"] == 8 and on_disk["seed"] == 0

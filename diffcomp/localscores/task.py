@@ -29,6 +29,7 @@ from diffcomp.localscores.datamodule import LocalScoresDataModule
 from diffcomp.localscores.global_unet import POOLINGS, SetConditionedUNet
 from diffcomp.localscores.local_denoiser import LocalDenoiser
 from diffcomp.localscores.scenes import COMPOSITIONS, REGIMES, SceneSpec, distinguishable_separation
+from diffcomp.results import device_name
 from diffcomp.logging_setup import build_logger, finish_logger, route_lightning_logs
 from diffcomp.model.unet import UNet
 from diffcomp.theory import checks
@@ -226,6 +227,6 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
             "sample_seconds": evaluation.sample_seconds,
             "eval_seconds": eval_seconds,
         },
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"{device.type} ({torch.get_num_threads()} threads)",
+        "device": device_name(device),
     }
 
