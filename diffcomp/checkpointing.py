@@ -79,7 +79,7 @@ class LastCheckpoint(Callback):
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.tmp")
-        trainer.save_checkpoint(tmp)
+        trainer.save_checkpoint(tmp, weights_only=False)  # the whole state: resumable
         if trainer.is_global_zero:
             os.replace(tmp, self.path)
         self._saved_step = trainer.global_step

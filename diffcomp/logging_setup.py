@@ -29,6 +29,12 @@ def run_identity(out_dir: Path) -> dict[str, str | None]:
     return {"name": name, "group": group, "id": run_id}
 
 
+def scoped_config(cfg: DictConfig) -> dict:
+    """The parts of the config the job's task uses (``task.uses``): what its W&B run records."""
+    uses = list(cfg.get("task", {}).get("uses") or cfg.keys())
+    return {k: OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k]) else cfg[k] for k in uses if k in cfg}
+
+
 def build_logger(cfg: DictConfig, out_dir: Path):
     """Instantiate ``cfg.logger`` (a Lightning logger config, or ``null``) for the job in ``out_dir``."""
     if cfg.get("logger") is None or cfg.logger.get("kind") in (None, "none"):
@@ -39,7 +45,8 @@ def build_logger(cfg: DictConfig, out_dir: Path):
     if kind == "csv":
         from lightning.pytorch.loggers import CSVLogger
 
-        return CSVLogger(save_dir=str(out_dir), name="csv", version="", **options)
+        # a new version_<k> folder per (re)start: a resumed job appends a file instead of deleting the old one
+        return CSVLogger(save_dir=str(out_dir), name="csv", **options)
     if kind == "wandb":
         from lightning.pytorch.loggers import WandbLogger
 
@@ -47,16 +54,20 @@ def build_logger(cfg: DictConfig, out_dir: Path):
         os.environ.setdefault("WANDB_SILENT", "true")
         mode = os.environ.get("WANDB_MODE", options.pop("mode", "offline"))
         options.pop("mode", None)
-        return WandbLogger(
+        logger = WandbLogger(
             save_dir=str(out_dir),
             name=ident["name"],
             group=options.pop("group", None) or ident["group"],
             id=ident["id"],
             resume="allow",
             mode=mode,
-            config=OmegaConf.to_container(cfg, resolve=True),
+            config=scoped_config(cfg),
             **options,
         )
+        # Lightning passes anonymous=None to wandb.init, which wandb answers with a deprecation
+        # warning on every run; the setting does nothing, so it is not passed at all.
+        logger._wandb_init.pop("anonymous", None)
+        return logger
     raise ValueError(f"logger.kind={kind!r} is invalid: allowed wandb, csv, none")
 
 
@@ -71,6 +82,22 @@ def finish_logger(logger) -> None:
             wandb.finish()
 
 
+# Library warnings about the libraries' own internals, not about the user's run (filtered at their source).
+_INTERNAL_WARNINGS = (
+    r"`isinstance\(treespec, LeafSpec\)` is deprecated",  # Lightning's pytree helper on torch >= 2.10
+    r"The number of training batches .* is smaller than the logging interval",  # budgets in steps span epochs
+    r".*does not have many workers which may be a bottleneck",  # data live on the device: no workers by design
+)
+
+
+def quiet_library_warnings() -> None:
+    """Silence the few library warnings that say nothing about the user's run."""
+    import warnings
+
+    for pattern in _INTERNAL_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)
+
+
 class _DropAdvertising(logging.Filter):
     """Lightning prints a product tip on every Trainer; it is noise in a sweep's logs."""
 
@@ -79,12 +106,14 @@ class _DropAdvertising(logging.Filter):
 
 
 def route_lightning_logs() -> None:
-    """Send Lightning's messages through the root (Hydra's) handlers only: once on the console, and
-    into the job's log file, instead of twice from Lightning's own stream handler."""
+    """Send Lightning's messages through the root (Hydra's) handlers only, at WARNING and above:
+    once, instead of twice from Lightning's own stream handler, and without its start-up chatter
+    (the accelerator it found is in the record's ``device``)."""
     for name in ("lightning.pytorch", "lightning.fabric"):
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+        logger.setLevel(logging.WARNING)
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropAdvertising())
 
 

@@ -72,12 +72,23 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_json_atomic(path: Path, payload: Any) -> None:
-    """Write JSON to ``path`` so that readers see either the old or the new file, never a torn one."""
+    """Write JSON to ``path`` so that readers see either the old or the new file, never a torn one.
+
+    The file gets the permissions of any file the user creates (``0666 & ~umask``, typically
+    group-readable), not ``mkstemp``'s private 0600, so a lab can share a sweep directory.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w") as f:
             json.dump(payload, f, indent=2, sort_keys=False, default=_json_default, allow_nan=True)
             f.write("\n")

@@ -1,24 +1,28 @@
 """Running one job: validate, describe (dry run), skip if already done, run the task, write the record.
 
-Every task (the diffusion training and the theory companions) is a function ``fn(cfg, out_dir)``
-returning a dict with ``metrics`` (flat scalars) and optionally ``timings``, ``device``, ``history``
-and any other JSON-serialisable sections; this module owns the record around it, so every task gets
-the same ``results.json``, skip-on-rerun and failure handling.
+A task is named by its config node (``conf/task/<name>.yaml``): ``prepare`` (optional) checks the
+job and builds what is cheap (``prepare(cfg) -> object with .summary``, or a summary dict), ``fn``
+runs it (``fn(cfg, out_dir[, prepared]) -> dict`` with ``metrics`` and optionally ``timings``,
+``device``, ``history`` ...), and ``uses`` lists the top-level config keys the task reads. Only those
+enter the record's ``config`` and its hash, so editing a training setting never invalidates a
+finished percolation job. This module owns the record around the task, so every task gets the same
+``results.json``, skip-on-rerun and failure handling.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import traceback
 from pathlib import Path
 
 from hydra.utils import get_method
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from diffcomp.config.jobs import JobPlan, job_summary, print_plan
-from diffcomp.config.validation import validate_config
-from diffcomp.logging_setup import log_outcome
+from diffcomp.config.checks import number, require
+from diffcomp.logging_setup import log_outcome, scoped_config
 from diffcomp.results import RECORD_NAME, config_hash, is_complete, new_record, now, read_record, write_json_atomic
+from diffcomp.sweeps.plan import JobPlan, print_plan
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,35 @@ def _job_context() -> tuple[Path, list[str], bool]:
     return Path(hc.runtime.output_dir), list(hc.overrides.task), multirun
 
 
+def prepare_job(cfg: DictConfig):
+    """Validate the job (raising ConfigError naming the field) and build what its task prepares.
+
+    Returns ``(prepared, summary)``; ``prepared`` is handed to the task so nothing is built twice.
+    """
+    task = cfg.get("task")
+    require(task is not None and task.get("fn"), "task", None if task is None else dict(task), "a task config with fn (conf/task/)")
+    if "lambda" in cfg and "lambda" in (task.get("uses") or []):
+        number(cfg, "lambda", lo=0, hi=1, lo_open=True, prefix="")
+    if not task.get("prepare"):
+        return None, {"task": task.name}
+    prepared = get_method(task.prepare)(cfg)
+    summary = getattr(prepared, "summary", prepared if isinstance(prepared, dict) else {})
+    return prepared, {"task": task.name, **summary}
+
+
+def validate_job(cfg: DictConfig) -> dict:
+    """Called by the sweeper on every job before any runs (``hydra.sweeper.validate`` in conf/config.yaml):
+    raises if ``cfg`` is invalid, else returns what a dry run lists about the job."""
+    return prepare_job(cfg)[1]
+
+
+def _call_task(cfg: DictConfig, out_dir: Path, prepared) -> dict:
+    fn = get_method(cfg.task.fn)
+    if prepared is not None and len(inspect.signature(fn).parameters) >= 3:
+        return fn(cfg, out_dir, prepared)
+    return fn(cfg, out_dir)
+
+
 def run_job(cfg: DictConfig, out_dir: Path | None = None) -> dict | None:
     """Run the job described by ``cfg``; returns its record (None for a dry run).
 
@@ -42,11 +75,11 @@ def run_job(cfg: DictConfig, out_dir: Path | None = None) -> dict | None:
     """
     context_dir, overrides, multirun = _job_context()
     out_dir = Path(out_dir or context_dir)
-    validate_config(cfg)
+    prepared, summary = prepare_job(cfg)
     if cfg.get("dry_run", False):
-        print_plan([JobPlan(0, overrides, str(out_dir), job_summary(cfg))])
+        print_plan([JobPlan(0, overrides, str(out_dir), summary)])
         return None
-    resolved = OmegaConf.to_container(cfg, resolve=True)
+    resolved = scoped_config(cfg)
     previous = read_record(out_dir)
     if is_complete(previous, config_hash(resolved)):
         log.info("already complete, skipping: %s", out_dir / RECORD_NAME)
@@ -55,7 +88,7 @@ def run_job(cfg: DictConfig, out_dir: Path | None = None) -> dict | None:
     record = new_record(resolved, overrides, cfg.get("seed"))
     write_json_atomic(out_dir / RECORD_NAME, record)
     try:
-        outcome = get_method(cfg.task.fn)(cfg, out_dir)
+        outcome = _call_task(cfg, out_dir, prepared)
         record.update(outcome)
         record["status"] = "complete"
         if not cfg.task.get("logs_itself", False):
@@ -74,12 +107,12 @@ def run_job(cfg: DictConfig, out_dir: Path | None = None) -> dict | None:
     finally:
         record["finished"] = now()
         write_json_atomic(out_dir / RECORD_NAME, record)
-    print(f"[{record['status']}] {out_dir}\n  {headline(record.get('metrics', {}))}\n  record: {out_dir / RECORD_NAME}")
+    print(f"[{record['status']}] {headline(record.get('metrics', {}))}\n  outputs: {out_dir}")
     return record
 
 
-HEADLINE = ("eval/acc", "eval/acc_x", "eval/acc_y", "eval/frac_one_feature", "repr/participation_ratio",
-            "repr/probe_r2_x", "repr/probe_r2_y", "repr/betti0", "repr/betti1", "repr/betti2", "repr/torus_verdict")
+HEADLINE = ("eval/acc", "eval/acc_x", "eval/acc_y", "eval/frac_one_feature", "eval/loss", "repr/participation_ratio",
+            "repr/betti0", "repr/betti1", "repr/betti2", "repr/torus_verdict", "eval/match_in", "eval/match_out")
 
 
 def headline(metrics: dict, fallback: int = 8) -> str:

@@ -1,132 +1,218 @@
-"""The diffusion task: build data, model and trainer from the config, train, evaluate, report.
+"""The one training path: every diffusion job (canvas datasets, local-scores scenes) runs here.
 
-Called by :func:`diffcomp.tasks.run_job` with the resolved config and the job's output directory.
-Training resumes from ``checkpoints/last.ckpt`` when one exists (a requeued or restarted job), so
-it always ends at the configured number of steps.
+The config names the parts (``_target_``): ``data`` (a LightningDataModule), ``model`` (the noise
+predictor), ``diffusion`` (the :class:`~diffcomp.diffusion.module.DiffusionModule` around it),
+``eval.callback`` and ``analysis`` (Lightning callbacks that score evaluations). This module only
+checks the config, builds those parts, runs the Trainer for a budget of optimizer steps and returns
+what the job's record keeps. Because every diffusion job comes through here, every job resumes from
+``checkpoints/last.ckpt`` (a requeued or restarted job ends at the configured number of steps),
+writes the same record and logs the same way.
+
+:func:`prepare` is the cheap half (validation and the datamodule, whose training set is built once
+and cached); :func:`run` is the expensive half and reuses what ``prepare`` built.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
 import torch
-from hydra.utils import instantiate
+from hydra.errors import InstantiationException
+from hydra.utils import get_class, instantiate
 from lightning.pytorch.callbacks import EMAWeightAveraging
 from omegaconf import DictConfig, OmegaConf
 
 from diffcomp.checkpointing import LastCheckpoint, trainer_plugins
-from diffcomp.analysis.callback import RepresentationCallback
+from diffcomp.config.checks import ConfigError, choice, number, optional_number, require
 from diffcomp.data.preview import DatasetPreviewCallback
-from diffcomp.diffusion.module import DiffusionModule
-from diffcomp.eval.callback import EvaluationCallback
+from diffcomp.diffusion.sampling import SAMPLERS
+from diffcomp.logging_setup import build_logger, finish_logger, quiet_library_warnings, route_lightning_logs
+from diffcomp.progress import StepProgressBar
 from diffcomp.results import device_name
-from diffcomp.logging_setup import build_logger, finish_logger, route_lightning_logs
 
 log = logging.getLogger(__name__)
 
 
-def build_datamodule(cfg: DictConfig):
-    return instantiate(cfg.data, _convert_="all")
+@dataclass
+class Prepared:
+    """What :func:`prepare` built: the datamodule (its training set cached) and the job's summary."""
+
+    datamodule: L.LightningDataModule
+    summary: dict
 
 
-def build_module(cfg: DictConfig) -> DiffusionModule:
-    model = instantiate(cfg.model, _convert_="all")
+def check_training(cfg: DictConfig) -> None:
+    """The ``diffusion``, ``train`` and ``eval`` fields the training path reads, named as users set them."""
     d, t, e = cfg.diffusion, cfg.train, cfg.eval
-    return DiffusionModule(
-        model,
-        timesteps=d.timesteps,
-        beta_start=d.beta_start,
-        beta_end=d.beta_end,
-        lr=t.lr,
-        weight_decay=t.weight_decay,
-        warmup_steps=t.warmup_steps,
-        sampler=e.sampler,
-        sample_steps=e.steps,
-        probe_layer=e.probe_layer,
-        sample_seed=cfg.seed,
-        compile=t.compile,
-        channels_last=t.channels_last,
-        clip_x0=e.clip_x0,
-    )
+    timesteps = int(number(d, "timesteps", lo=1, integer=True, prefix="diffusion"))
+    number(d, "beta_start", lo=0, hi=1, lo_open=True, hi_open=True, prefix="diffusion")
+    number(d, "beta_end", lo=d.beta_start, hi=1, lo_open=True, hi_open=True, prefix="diffusion")
+    number(t, "batch_size", lo=1, integer=True, prefix="train")
+    number(t, "lr", lo=0, lo_open=True, prefix="train")
+    number(t, "weight_decay", lo=0, prefix="train")
+    number(t, "warmup_steps", lo=0, integer=True, prefix="train")
+    steps = optional_number(t, "steps", lo=1, integer=True, prefix="train")
+    epochs = optional_number(t, "epochs", lo=1, integer=True, prefix="train")
+    require((steps is None) != (epochs is None), "train.steps", steps, f"an integer >= 1 with train.epochs=null, or null with train.epochs set (now train.epochs={epochs})")
+    ema = t.get("ema_decay")
+    require(ema is None or (isinstance(ema, (int, float)) and 0 <= ema < 1), "train.ema_decay", ema, "null (off) or a number in [0, 1)")
+    choice(e, "sampler", SAMPLERS, prefix="eval")
+    sample_steps = e.get("steps")
+    require(isinstance(sample_steps, int) and 1 <= sample_steps <= timesteps, "eval.steps", sample_steps, f"an integer in [1, diffusion.timesteps={timesteps}]")
+    number(e, "batch_size", lo=1, integer=True, prefix="eval")
+    number(e, "loss_draws", lo=1, integer=True, prefix="eval")
+    optional_number(e, "every_n_steps", lo=1, integer=True, prefix="eval")
+    require(isinstance(e.get("at_start"), bool), "eval.at_start", e.get("at_start"), "true or false")
+    layers = getattr(get_class(cfg.model._target_), "LAYERS", ())
+    probe = e.get("probe_layer")
+    require(probe is None or probe in layers, "eval.probe_layer", probe, "null or one of " + (", ".join(layers) or "(none for this model)"))
 
 
-def training_budget(cfg: DictConfig, datamodule) -> dict:
-    """Trainer limits: ``train.epochs`` of this dataset, or with ``train.constant_batches`` the
-    number of batches that many epochs of the full (lambda=1) dataset take, whatever lambda is."""
-    t = cfg.train
-    if t.constant_batches:
-        return {"max_steps": int(t.epochs * datamodule.batches_per_epoch(full=True)), "max_epochs": -1}
-    return {"max_epochs": int(t.epochs), "max_steps": -1}
+def check_component(node: DictConfig | None, prefix: str, root: DictConfig | None = None) -> None:
+    """Let a configured class check its own node (``validate_config``), before anything is built."""
+    if node is None or node.get("_target_") is None:
+        return
+    try:
+        cls = get_class(node._target_)
+    except Exception as error:  # noqa: BLE001 - any import failure is a bad target
+        raise ValueError(f"{prefix}._target_={node._target_!r} cannot be imported: {error}") from error
+    if hasattr(cls, "validate_config"):
+        cls.validate_config(node, prefix, root=root)
 
 
-def train_diffusion(cfg: DictConfig, out_dir: Path) -> dict:
-    """Train and evaluate one model; returns the record's ``metrics``, ``timings`` and ``device``."""
+def build(node: DictConfig, **kwargs):
+    """``instantiate`` a configured part; a ConfigError raised inside reaches the caller as itself
+    (not wrapped in Hydra's InstantiationException), so the message names the field."""
+    try:
+        return instantiate(node, **kwargs, _convert_="all")
+    except InstantiationException as error:
+        cause = error.__cause__
+        while cause is not None and not isinstance(cause, ConfigError):
+            cause = cause.__cause__
+        if cause is not None:
+            raise cause from None
+        raise
+
+
+def prepare(cfg: DictConfig) -> Prepared:
+    """Validate the job and build its datamodule (no tensors yet); raises ConfigError naming the field."""
+    check_training(cfg)
+    datamodule = build(cfg.data)
+    check_component(cfg.model, "model", cfg)
+    check_component(cfg.eval.get("callback"), "eval.callback", cfg)
+    check_component(cfg.get("analysis"), "analysis", cfg)
+    summary = {**datamodule.summary(), "lambda": cfg.get("lambda"), **budget(cfg, datamodule)}
+    return Prepared(datamodule, summary)
+
+
+def budget(cfg: DictConfig, datamodule) -> dict:
+    """Trainer limits: ``train.steps`` optimizer steps whatever the dataset's size (so every lambda of
+    a sweep sees the same number of batches, as Sec. 3.3 / D.2 require), or ``train.epochs`` epochs
+    of this dataset. ``loss_window``: the steps the reported training loss averages over."""
+    t, every = cfg.train, cfg.eval.get("every_n_steps")
+    if t.get("steps") is not None:
+        steps = int(t.steps)
+        limits = {"max_steps": steps, "max_epochs": -1}
+    else:
+        steps = int(t.epochs) * math.ceil(datamodule.summary()["images"] / int(t.batch_size))
+        limits = {"max_epochs": int(t.epochs), "max_steps": -1}
+    return {**limits, "steps": steps, "loss_window": int(every) if every else max(1, steps // 10)}
+
+
+def build_callbacks(cfg: DictConfig, out_dir: Path) -> dict[str, L.Callback]:
+    """The job's callbacks by role; evaluation and analysis come from config."""
+    callbacks = {
+        "preview": DatasetPreviewCallback(out_dir),
+        "evaluation": build(cfg.eval.callback, out_dir=out_dir),
+        "checkpoint": LastCheckpoint(out_dir / "checkpoints" / "last.ckpt"),
+    }
+    analysis = cfg.get("analysis")
+    if analysis is not None and analysis.get("_target_") and cfg.eval.get("probe_layer"):
+        callbacks["analysis"] = build(analysis, out_dir=out_dir)
+    if cfg.train.get("ema_decay"):
+        callbacks["ema"] = EMAWeightAveraging(decay=cfg.train.ema_decay)
+    if cfg.trainer.get("enable_progress_bar", True):
+        callbacks["progress"] = StepProgressBar()
+    return callbacks
+
+
+def run(cfg: DictConfig, out_dir: Path, prepared: Prepared | None = None) -> dict:
+    """Train and evaluate one model; returns the record's ``metrics``, ``history``, ``timings`` ..."""
+    prepared = prepared or prepare(cfg)
+    datamodule = prepared.datamodule
+    quiet_library_warnings()
     route_lightning_logs()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     torch.set_float32_matmul_precision("high")
-    datamodule = build_datamodule(cfg)
-    module = build_module(cfg)
-    evaluation = EvaluationCallback(out_dir, grid_size=cfg.eval.grid_size)
-    last = out_dir / "checkpoints" / "last.ckpt"
-    checkpoint = LastCheckpoint(last)  # each epoch end, and on SLURM's time-out/preemption signal
-    callbacks = [DatasetPreviewCallback(out_dir), evaluation, checkpoint]
-    if cfg.train.ema_decay:
-        callbacks.append(EMAWeightAveraging(decay=cfg.train.ema_decay))
-    analysis = None
-    if cfg.analysis.enabled and cfg.eval.probe_layer:
-        options = {k: v for k, v in OmegaConf.to_container(cfg.analysis, resolve=True).items() if k != "enabled"}
-        analysis = RepresentationCallback(out_dir, seed=cfg.seed, **options)
-        callbacks.append(analysis)
+    limits = budget(cfg, datamodule)
+    model = build(cfg.model)
+    module = build(cfg.diffusion, model=model, loss_window=limits["loss_window"])
+    callbacks = build_callbacks(cfg, out_dir)
+    evaluation, checkpoint = callbacks["evaluation"], callbacks["checkpoint"]
     logger = build_logger(cfg, out_dir)
-    every = cfg.eval.every_n_epochs
+    every = cfg.eval.get("every_n_steps")
     trainer = L.Trainer(
         **OmegaConf.to_container(cfg.trainer, resolve=True),
-        **training_budget(cfg, datamodule),
-        callbacks=callbacks,
+        max_steps=limits["max_steps"],
+        max_epochs=limits["max_epochs"],
+        callbacks=list(callbacks.values()),
         logger=logger if logger is not None else False,
         enable_checkpointing=False,  # LastCheckpoint owns last.ckpt
         plugins=trainer_plugins(),
         default_root_dir=str(out_dir),
-        check_val_every_n_epoch=every if every else None,
+        check_val_every_n_epoch=None if every else 1,
+        val_check_interval=int(every) if every else None,
         limit_val_batches=1.0 if every else 0,
         num_sanity_val_steps=0,
     )
-    resume = str(last) if last.exists() else None
-    if resume:
-        log.info("resuming from %s", resume)
+    resume = checkpoint.path if checkpoint.path.exists() else None
+    log.info(datamodule.describe())
     try:
-        started = time.perf_counter()
-        trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
-        train_seconds = time.perf_counter() - started
-        images_seen = trainer.global_step * datamodule.batch_size
-        final_loss = _final_loss(trainer)  # read now: validation resets callback_metrics
-        if not every:  # validation was switched off during fit; the final evaluation needs it back
-            trainer.limit_val_batches = 1.0
-        trainer.validate(module, datamodule=datamodule, verbose=False)
+        if resume:
+            log.info("resuming from %s", resume)
+        elif cfg.eval.at_start:
+            _validate(trainer, module, datamodule)  # step 0: the untrained model (Fig. 2e)
+        started, evaluating = time.perf_counter(), module.validation_seconds
+        trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
+        train_seconds = time.perf_counter() - started - (module.validation_seconds - evaluating)
+        if not evaluation.history or evaluation.history[-1]["step"] != trainer.global_step:
+            _validate(trainer, module, datamodule)  # the final evaluation, unless the cadence just ran it
         torch.save(module.model.state_dict(), out_dir / "model.pt")
     finally:
         finish_logger(logger)
-    device = trainer.strategy.root_device
+    analysis = callbacks.get("analysis")
+    images_seen = (trainer.global_step - (checkpoint.resumed_step or 0)) * datamodule.batch_size
+    metrics = {**evaluation.latest, **(analysis.latest if analysis else {})}
+    metrics["train/final_loss"] = evaluation.latest.get("train/interval_loss")
     return {
-        "metrics": {**evaluation.latest, **(analysis.latest if analysis else {}), "train/final_loss": final_loss},
+        "metrics": metrics,
         "history": evaluation.history,
         "analysis_history": analysis.history if analysis else [],
+        **(evaluation.record_sections() if hasattr(evaluation, "record_sections") else {}),
         "timings": {
             "train_seconds": train_seconds,
             "train_steps": trainer.global_step,
-            "train_images_per_second": images_seen / max(train_seconds, 1e-9) if not resume else None,
+            "train_images_per_second": images_seen / max(train_seconds, 1e-9),
             "sample_seconds": evaluation.sample_seconds,
+            "evaluation_seconds": module.validation_seconds,
         },
-        "device": device_name(device),
-        "dataset": {"name": datamodule.name, "num_images": datamodule.spec.num_training_labels()},
-        "checkpoint": str(last),
-        "resumed_from": {"checkpoint": resume, "step": checkpoint.resumed_step} if resume else None,
+        "device": device_name(trainer.strategy.root_device),
+        "dataset": prepared.summary,
+        "checkpoint": str(checkpoint.path),
+        "resumed_from": {"checkpoint": str(resume), "step": checkpoint.resumed_step} if resume else None,
     }
 
 
-def _final_loss(trainer: L.Trainer) -> float | None:
-    value = trainer.callback_metrics.get("train/loss")
-    return float(value) if value is not None else None
+def _validate(trainer: L.Trainer, module, datamodule) -> None:
+    """One evaluation pass outside the fit's cadence (at step 0, or the final one)."""
+    during_fit = trainer.limit_val_batches
+    trainer.limit_val_batches = 1.0
+    try:
+        trainer.validate(module, datamodule=datamodule, verbose=False)
+    finally:
+        trainer.limit_val_batches = during_fit

@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from diffcomp.aggregate import AggregateCallback, aggregate, main, parse_overrides
+from diffcomp.cli.aggregate import main
+from diffcomp.sweeps.aggregate import AggregateCallback, aggregate, parse_overrides
 from diffcomp.results import write_json_atomic
 
 SIGMAS = (0.1, 0.5, 1.0)
@@ -98,7 +99,7 @@ def test_callback_never_fails_the_sweep(tmp_path, monkeypatch):
     def explode(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("diffcomp.aggregate.aggregate", explode)
+    monkeypatch.setattr("diffcomp.sweeps.aggregate.aggregate", explode)
     AggregateCallback().on_multirun_end(config=config)  # logs a warning, raises nothing
     monkeypatch.undo()
     AggregateCallback().on_multirun_end(config=config)

@@ -44,7 +44,7 @@ def test_standalone_analysis_of_a_finished_run_updates_its_record(tmp_path):
 
     from omegaconf import OmegaConf
 
-    from diffcomp.analysis.callback import main as analyse
+    from diffcomp.cli.analyze import main as analyse
     from diffcomp.tasks import run_job
 
     cfg = compose_config([*TINY, "analysis=none"])
@@ -57,3 +57,19 @@ def test_standalone_analysis_of_a_finished_run_updates_its_record(tmp_path):
     assert record["status"] == "complete" and record["analysis"]["layer"] == "down3"
     assert record["analysis"]["repr/participation_ratio"] >= 1.0
     assert (tmp_path / "analysis" / "final" / "pca_spectrum.png").exists()
+
+
+def test_a_finished_run_re_evaluates_with_another_sampler(tmp_path):
+    from omegaconf import OmegaConf
+
+    from diffcomp.tasks import run_job
+
+    cfg = compose_config([*TINY, "analysis=none"])
+    run_job(cfg, out_dir=tmp_path)
+    (tmp_path / ".hydra").mkdir()
+    OmegaConf.save(cfg, tmp_path / ".hydra" / "config.yaml")
+    run = dc.load_run(tmp_path, device="cpu")
+    again = run.evaluate(sampler="ddim", steps=2, clip_x0=True)  # the run's own sampler and seed
+    assert again["eval/acc"] == pytest.approx(run.metrics["eval/acc"])
+    assert 0.0 <= run.evaluate(sampler="ddim", steps=2, clip_x0=False)["eval/acc"] <= 1.0
+    assert run.module.hparams.clip_x0 is True  # restored after the unclipped evaluation

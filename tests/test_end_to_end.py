@@ -24,12 +24,13 @@ def test_tiny_run_writes_a_complete_record(finished_run):
     assert on_disk["status"] == "complete"
     for key in ("eval/acc", "eval/acc_x", "eval/acc_y", "eval/frac_no_feature", "eval/frac_one_feature", "eval/frac_several_features"):
         assert 0.0 <= on_disk["metrics"][key] <= 1.0
-    assert on_disk["metrics"]["train/final_loss"] > 0  # read before validation resets the metrics
-    assert on_disk["timings"]["train_steps"] == 4  # 2 epochs x (16 images / batch 8)
+    assert on_disk["metrics"]["train/final_loss"] > 0  # the mean training loss of the last interval
+    assert on_disk["metrics"]["eval/loss"] > 0  # held-out denoising loss at the evaluation labels
+    assert on_disk["timings"]["train_steps"] == 4
     assert on_disk["timings"]["train_images_per_second"] > 0 and on_disk["timings"]["sample_seconds"] > 0
     assert on_disk["config"]["data"]["size"] == 8 and on_disk["seed"] == 0
     assert on_disk["versions"]["torch"] and on_disk["device"].startswith("cpu")
-    assert on_disk["dataset"] == {"name": "bump", "num_images": 16}
+    assert on_disk["dataset"]["data"] == "bump" and on_disk["dataset"]["images"] == 16
     assert (out / "checkpoints" / "last.ckpt").exists() and (out / "model.pt").exists()
     assert (out / "dataset.png").exists()
     assert on_disk["metrics"]["repr/participation_ratio"] >= 1.0 and "repr/probe_r2_x" in on_disk["metrics"]
@@ -51,3 +52,19 @@ def test_failed_single_run_records_the_error_and_reraises(tmp_path, tiny_overrid
         run_job(cfg, out_dir=tmp_path)
     record = json.loads((tmp_path / RECORD_NAME).read_text())
     assert record["status"] == "failed" and "FloatingPointError" in record["error"]
+
+
+def test_evaluation_at_start_and_at_a_cadence_in_steps(tmp_path, tiny_overrides):
+    cfg = compose_config([*tiny_overrides, "train.steps=6", "eval.every_n_steps=2", "eval.at_start=true", "analysis=none"])
+    record = run_job(cfg, out_dir=tmp_path)
+    assert [h["step"] for h in record["history"]] == [0, 2, 4, 6]  # the final one is the cadence's, not repeated
+    assert "train/interval_loss" not in record["history"][0]  # nothing trained yet at step 0
+    assert all(h["train/interval_loss"] > 0 and h["eval/loss"] > 0 for h in record["history"][1:])
+    assert record["metrics"]["train/final_loss"] == record["history"][-1]["train/interval_loss"]
+
+
+def test_the_record_is_readable_by_the_users_group(finished_run):
+    import stat
+
+    out, _ = finished_run
+    assert (out / RECORD_NAME).stat().st_mode & stat.S_IRGRP

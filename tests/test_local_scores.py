@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 
 from diffcomp.config.errors import ConfigError
 from diffcomp.eval.readout import count_features
-from diffcomp.localscores import task as local_task
 from diffcomp.localscores.directions import condition_directions, cosine_matrix, off_diagonal_summary
 from diffcomp.localscores.global_unet import SetConditionedUNet
 from diffcomp.localscores.local_denoiser import LocalDenoiser, condition_map
@@ -21,9 +19,7 @@ from diffcomp.localscores.scenes import (
     render_scenes,
     sample_locations,
 )
-from support import CONF_DIR, compose_config
-
-TASK_YAML = f"{CONF_DIR}/task/local_scores.yaml"
+from support import compose_config
 
 
 def scenes(counts, spec=SceneSpec(), regime="all", seed=0, k_max=6):
@@ -155,81 +151,85 @@ def test_condition_directions_of_far_apart_locations_are_orthogonal_for_the_loca
     assert summary["max_abs_cos"] > 0.01
 
 
-# ----------------------------------------------------------------------------- task
-TINY = dict(
-    size=16, train_scenes=48, samples_per_count=2, steps=3, batch_size=16, eval_batch_size=32, warmup_steps=1,
-    timesteps=50, sample_steps=2, channels=[8, 8, 8, 8], bottleneck=8, heads=2, encoding_dim=8, width=8, depth=1,
-    direction_samples=2, direction_t=40, grid_per_count=2,
-)
+# ----------------------------------------------------------------------------- the experiment
+# experiment=local_scores runs through the one training path: data=scenes, a model, eval=local_scores.
+TINY = [
+    "experiment=local_scores", "data.size=16", "data.train_scenes=48", "data.samples_per_count=2", "train.steps=3",
+    "train.batch_size=16", "eval.batch_size=32", "train.warmup_steps=1", "diffusion.timesteps=50", "eval.steps=2",
+    "eval.callback.direction_samples=2", "eval.callback.direction_t=40", "eval.grid_size=2",
+    "logger=csv", "trainer.enable_progress_bar=false",
+]
+MODELS = {
+    "set_unet": ["model=set_unet", "model.channels=[8,8,8,8]", "model.bottleneck=8", "model.heads=2", "model.encoding_dim=8"],
+    "local_denoiser": ["model=local_denoiser", "model.width=8", "model.depth=1", "model.encoding_dim=8"],
+}
 
 
-def tiny_task(**changes):
-    cfg = OmegaConf.load(TASK_YAML)
-    return OmegaConf.merge(cfg, {**TINY, **changes})
+def tiny(model: str = "local_denoiser", *overrides: str):
+    return compose_config([*TINY, *MODELS[model], *overrides])
 
 
-@pytest.mark.parametrize("model, regime", [("global", "all"), ("local", "one")])
+@pytest.mark.parametrize("model, regime", [("set_unet", "all"), ("local_denoiser", "one")])
 def test_tiny_run_returns_metrics_and_figures(tmp_path, model, regime):
-    result = local_task.run(tiny_task(model=model, regime=regime), tmp_path)
-    metrics = result["metrics"]
+    from diffcomp.tasks import run_job
+
+    record = run_job(tiny(model, f"data.regime={regime}"), out_dir=tmp_path)
+    metrics = record["metrics"]
     for k in range(1, 7):
         for name in ("match", "recall", "count_error", "exact_count"):
             assert f"eval/k{k}/{name}" in metrics
-    for key in ("eval/match_in", "eval/match_out", "eval/count_error_out", "directions/mean_abs_cos", "train/final_loss"):
+    for key in ("eval/match_in", "eval/match_out", "eval/count_error_out", "directions/mean_abs_cos", "train/final_loss", "eval/loss"):
         assert key in metrics
-    assert all(isinstance(v, float) for v in metrics.values())
     assert metrics["train/final_loss"] > 0  # a finite training loss was recorded
-    assert result["timings"]["train_steps"] == 3
-    assert set(result["per_count"]) == {str(k) for k in range(1, 7)}
-    for name in ("accuracy_vs_k.png", "samples_by_k.png", "cosines.png", "model.pt"):
-        assert (tmp_path / name).stat().st_size > 0
-    if model == "local":
-        assert result["model"]["receptive_radius"] == {"pixels": 2, "conditions": 3}
+    assert record["timings"]["train_steps"] == 3
+    assert set(record["per_count"]) == {str(k) for k in range(1, 7)}
+    assert 0.0 <= metrics["locality/pixels/mean"] <= 1.0 and 0.0 <= metrics["locality/conditions/mean"] <= 1.0
+    assert len(record["locality"]["pixels"]["timesteps"]) == 6
+    for name in ("accuracy_vs_k.png", "samples_by_k.png", "cosines.png", "locality_vs_t.png", "model.pt", "checkpoints/last.ckpt"):
+        assert (tmp_path / name).stat().st_size > 0  # the one training path: checkpoints and records too
+    assert record["config"]["data"]["regime"] == regime
 
 
-def test_sweep_job_writes_its_record_and_the_comparison_figure(tmp_path):
-    from diffcomp.config.validation import validate_config
+def test_sweep_jobs_write_records_and_the_comparison_figure(tmp_path):
     from diffcomp.localscores.figures import compare_sweep
     from diffcomp.tasks import run_job
 
-    overrides = ["task=local_scores", "task.model=local", "logger=csv", "trainer.enable_progress_bar=false"]
-    overrides += [f"task.{k}={v}".replace(" ", "") for k, v in TINY.items()]
-    cfg = compose_config(overrides)
-    validate_config(cfg)
-    record = run_job(cfg, tmp_path / "job0")
-    assert record["status"] == "complete" and "eval/match_out" in record["metrics"]
+    for model in MODELS:
+        record = run_job(tiny(model), tmp_path / model)
+        assert record["status"] == "complete" and "eval/match_out" in record["metrics"]
     assert compare_sweep(tmp_path).stat().st_size > 0
 
 
-def test_config_file_validates_and_points_to_run():
-    cfg = OmegaConf.load(TASK_YAML)
-    assert cfg.name == "local_scores"
-    assert OmegaConf.select(cfg, "fn") == "diffcomp.localscores.task.run"
-    for model in ("global", "local"):
+def test_the_experiment_validates_for_both_models_and_regimes():
+    from diffcomp.tasks import validate_job
+
+    for model in MODELS:
         for regime in ("all", "one"):
-            local_task.validate(OmegaConf.merge(cfg, {"model": model, "regime": regime}))
+            summary = validate_job(compose_config(["experiment=local_scores", f"model={model}", f"data.regime={regime}"]))
+            assert summary["regime"] == regime and summary["images"] == 6000
 
 
 @pytest.mark.parametrize("changes, field", [
-    ({"model": "mlp"}, "task.model"),
-    ({"regime": "some"}, "task.regime"),
-    ({"model": "global", "size": 20}, "task.size"),
-    ({"eval_counts": [1, 0]}, "task.eval_counts"),
-    ({"train_counts": []}, "task.train_counts"),
-    ({"max_conditions": 4}, "task.max_conditions"),
-    ({"min_separation": 3}, "task.min_separation"),  # bumps would merge
-    ({"min_separation": 6}, "task.min_separation"),  # six bumps no longer fit
-    ({"composition": "multiply"}, "task.min_separation"),  # multiply needs 5 apart
-    ({"composition": "sum"}, "task.composition"),
-    ({"sample_steps": 2000}, "task.sample_steps"),
-    ({"sampler": "euler"}, "task.sampler"),
-    ({"direction_layer": "block9"}, "task.direction_layer"),
-    ({"direction_locations": [[0, 3]]}, "task.direction_locations"),
-    ({"model": "global", "heads": 3}, "task.heads"),
-    ({"batch_size": 0}, "task.batch_size"),
-    ({"lr": 0}, "task.lr"),
+    (["data.regime=some"], "data.regime"),
+    (["model=set_unet", "data.size=20"], "data.size"),
+    (["data.eval_counts=[1,0]"], "data.eval_counts"),
+    (["data.train_counts=[]"], "data.train_counts"),
+    (["data.max_conditions=4"], "data.max_conditions"),
+    (["data.min_separation=3"], "data.min_separation"),  # bumps would merge
+    (["data.min_separation=6"], "data.min_separation"),  # six bumps no longer fit
+    (["data.composition=multiply"], "data.min_separation"),  # multiply needs 5 apart
+    (["data.composition=sum"], "data.composition"),
+    (["eval.steps=2000"], "eval.steps"),
+    (["eval.sampler=euler"], "eval.sampler"),
+    (["eval.callback.direction_layer=block9"], "eval.callback.direction_layer"),
+    (["eval.callback.direction_locations=[[0,3]]"], "eval.callback.direction_locations"),
+    (["model=set_unet", "model.heads=3"], "model.heads"),
+    (["train.batch_size=0"], "train.batch_size"),
+    (["train.lr=0"], "train.lr"),
 ])
-def test_validate_rejects_bad_values_naming_the_field(changes, field):
-    cfg = OmegaConf.merge(OmegaConf.load(TASK_YAML), changes)
-    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
-        local_task.validate(cfg)
+def test_bad_values_fail_before_any_compute_naming_the_field(changes, field):
+    from diffcomp.tasks import validate_job
+
+    with pytest.raises(ConfigError) as info:
+        validate_job(compose_config(["experiment=local_scores", *changes]))
+    assert info.value.field == field

@@ -61,3 +61,36 @@ def test_profile_readout_reads_a_lone_stripe_on_its_axis():
     image = render(torch.tensor([[9.0, -40.0]]), 16, 1.0, 1.0, kind="sos")
     centre = read_centres(image, method="profile").centres[0]
     assert centre[0].item() == 9.0
+
+
+def sos(labels, size=32):
+    return render(torch.tensor(labels, dtype=torch.float32), size, 1.0, 1.0, kind="sos")
+
+
+def test_sos_darkest_pixel_is_the_crossing_and_counts_one_feature():
+    labels = integer_grid(32).float()
+    result = read_centres(render(labels, 32, 1.0, 1.0, kind="sos"), kind="sos")
+    assert accuracy(result.centres, labels)["acc"] == 1.0 and (result.feature_counts == 1).all()
+
+
+def test_a_lone_stripe_is_no_feature_and_reads_its_own_axis_only():
+    # appendix A.3: no SOS -> the centroid; a vertical stripe at x=9 gets x right, y at the canvas centre
+    image = sos([[9.0, -40.0]])
+    result = read_centres(image, kind="sos")
+    assert result.feature_counts.tolist() == [0]
+    assert result.centres[0].tolist() == pytest.approx([9.0, 16.5], abs=0.05)
+    assert accuracy(result.centres, torch.tensor([[9.0, 5.0]])) == {"acc": 0.0, "acc_x": 1.0, "acc_y": 0.0}
+
+
+def test_two_crossings_are_several_features_and_fall_back_to_the_centroid():
+    # two vertical stripes crossed by one horizontal stripe: two SOS crossings
+    image = torch.minimum(sos([[8.0, 20.0]]), sos([[24.0, 20.0]]))
+    result = read_centres(image, kind="sos")
+    assert result.feature_counts.tolist() == [2]
+    assert result.centres[0, 0].item() == pytest.approx(16.0, abs=0.5)  # the centroid between them
+
+
+def test_profile_readout_picks_one_stripe_with_no_fallback():
+    image = torch.minimum(sos([[8.0, 20.0]]), sos([[24.0, 20.0]]))
+    centre = read_centres(image, method="profile", kind="sos").centres[0]
+    assert centre[0].item() in (8.0, 24.0) and centre[1].item() == 20.0

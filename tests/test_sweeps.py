@@ -59,7 +59,7 @@ def test_slurm_launcher_composes_where_and_what_separately():
 def test_every_job_is_validated_before_any_is_submitted_to_slurm(tmp_path):
     # No cluster needed: the sweeper refuses before the launcher submits anything.
     result = run_cli("-m", "hydra/launcher=slurm", "data.sigma=0.5,-1", "lambda=0.5", f"hydra.sweep.dir={tmp_path}")
-    assert result.returncode != 0
+    assert result.returncode == 2, result.stderr
     assert "1 of 2 jobs are invalid; nothing was launched" in result.stderr
     assert not (tmp_path / ".submitit").exists() and not (tmp_path / "jobs.txt").exists()
 
@@ -102,10 +102,20 @@ def test_local_launcher_runs_the_others_past_a_failing_job_and_a_rerun_redoes_on
     assert len([p for p in (sweep / ".submitit").iterdir() if "_" in p.name or p.name.isdigit()]) >= 6
 
 
-def test_training_stopped_by_the_requeue_signal_resumes_to_the_configured_steps(tmp_path):
-    """The kill SLURM/submitit deliver (USR2 before the time limit): save, stop; a rerun resumes."""
+LOCAL_SCORES_TINY = [
+    "experiment=local_scores", "data.train_scenes=64", "data.samples_per_count=1", "train.batch_size=16", "eval.batch_size=32",
+    "train.warmup_steps=1", "diffusion.timesteps=50", "eval.steps=2", "model.width=8", "model.depth=1", "model.encoding_dim=8",
+    "eval.callback.direction_samples=2", "eval.callback.direction_t=40", "eval.callback.locality_requests=0",
+    "logger=csv", "trainer.enable_progress_bar=false",
+]
+
+
+@pytest.mark.parametrize("job_args", [[*TINY, "train.batch_size=4"], LOCAL_SCORES_TINY], ids=["bumps", "local_scores"])
+def test_training_stopped_by_the_requeue_signal_resumes_to_the_configured_steps(tmp_path, job_args):
+    """The kill SLURM/submitit deliver (USR2 before the time limit): save, stop; a rerun resumes.
+    Every diffusion job (bumps, local-scores scenes) goes through the one training path, so both do."""
     out = tmp_path / "run"
-    args = [*TINY, "train.epochs=20", "train.batch_size=4"]  # 4 steps an epoch, 80 in all
+    args = [*job_args, "train.steps=80"]
     job = subprocess.Popen([sys.executable, "-m", "diffcomp.run", *args, f"hydra.run.dir={out}"], cwd=REPO, env=job_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     last = out / "checkpoints" / "last.ckpt"
     deadline = time.time() + 120
@@ -131,7 +141,7 @@ def test_training_stopped_by_the_requeue_signal_resumes_to_the_configured_steps(
 
 def test_a_job_the_launcher_lost_is_judged_by_its_record(tmp_path):
     """A crashed task has no return value: its record (or the lack of one) decides."""
-    from diffcomp.config.jobs import JobPlan, SweepFailures, report_failures
+    from diffcomp.sweeps.plan import JobPlan, SweepFailures, report_failures
     from diffcomp.results import write_json_atomic
 
     plans = [JobPlan(0, ["lambda=0.5"], str(tmp_path / "a")), JobPlan(1, ["lambda=1.0"], str(tmp_path / "b"))]

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from diffcomp.analysis.torus_tests import IDEALS, STATISTICS, TESTS
+from diffcomp.analysis.torus_tests import IDEALS, STATISTICS, TESTS, VERDICT_STATISTICS
 
 _DPI = 110
 _COLOURS = {"data": "tab:green", "clifford": "tab:orange", "3d": "tab:blue"}
@@ -72,16 +72,25 @@ def plot_embedding_3d(embedding: np.ndarray, labels: np.ndarray, path: str | Pat
 
 
 def plot_persistence_diagram(
-    diagrams: list[np.ndarray], path: str | Path, lifetime_threshold: float | None = None
+    diagrams: list[np.ndarray],
+    path: str | Path,
+    lifetime_threshold: float | None = None,
+    window: float | None = None,
 ) -> Path:
-    """Birth-death diagram per homology dimension; infinite deaths drawn on a top line."""
+    """Birth-death diagram per homology dimension; infinite deaths drawn on a top line.
+
+    With the Betti rule's ``lifetime_threshold`` and ``window``: bars above the dashed line and born
+    left of the window's end count (deaths beyond the dotted window line are read as the window).
+    """
     finite = [d[np.isfinite(d[:, 1])] for d in diagrams]
-    top = max([float(f[:, 1].max()) for f in finite if len(f)] + [1e-9]) * 1.1
+    top = max([float(f[:, 1].max()) for f in finite if len(f)] + [window or 0.0, 1e-9]) * 1.1
     fig = Figure(figsize=(4.2, 4.0), layout="constrained")
     ax = fig.add_subplot()
     ax.plot([0, top], [0, top], color="k", lw=0.8)
     if lifetime_threshold is not None:
         ax.plot([0, top], [lifetime_threshold, top + lifetime_threshold], "k--", lw=0.8, label="Betti cut")
+    if window is not None:
+        ax.axhline(window, color="k", lw=0.8, ls=":", label="window")
     for dim, dgm in enumerate(diagrams):
         deaths = np.where(np.isfinite(dgm[:, 1]), dgm[:, 1], top)
         ax.scatter(dgm[:, 0], deaths, s=10, alpha=0.7, label=f"H{dim}")
@@ -93,15 +102,20 @@ def plot_persistence_diagram(
 
 
 def plot_torus_tests(result: dict, path: str | Path, bins: int = 30) -> Path:
-    """Histograms of the test statistics: data vs the ideal Clifford and 3-D tori (rows: tests)."""
-    fig = Figure(figsize=(8, 8), layout="constrained")
-    edges = np.linspace(0, 1, bins + 1)
-    titles = {"orth": "orthogonality |cos|", "par": "parallelism r"}
-    for row, test in enumerate(TESTS):
-        for col, stat in enumerate(STATISTICS):
+    """Histograms of the test statistics: data vs the ideal Clifford and 3-D tori (rows: tests).
+
+    Columns: the paper's per-PC cosines, the principal-angle cosines, the paper's r (eq. 3).
+    """
+    fig = Figure(figsize=(10, 8), layout="constrained")
+    titles = {"orth": "orthogonality |cos| of PCs", "pcos": "principal-angle cosines", "par": "parallelism r"}
+    for col, stat in enumerate(STATISTICS):
+        pooled = np.concatenate([result[s][t][stat] for s in IDEALS + ("data",) for t in TESTS])
+        top = 1.0 if stat != "par" else max(1.0, float(np.quantile(pooled, 0.999)) if len(pooled) else 1.0)
+        edges = np.linspace(0, top, bins + 1)
+        for row, test in enumerate(TESTS):
             ax = fig.add_subplot(len(TESTS), len(STATISTICS), row * len(STATISTICS) + col + 1)
             for source in IDEALS + ("data",):  # data last, on top
-                values = np.clip(result[source][test][stat], 0, 1)
+                values = np.clip(result[source][test][stat], 0, top)
                 style = dict(histtype="step", lw=1.5, color=_COLOURS[source], label=source)
                 ax.hist(values, bins=edges, density=True, **style)
             w = result.get("wasserstein", {})
@@ -110,5 +124,6 @@ def plot_torus_tests(result: dict, path: str | Path, bins: int = 30) -> Path:
             ax.set_yticks([])
             if row == 0 and col == 0:
                 ax.legend(frameon=False, fontsize=7)
-    fig.suptitle(f"torus tests, verdict: {result.get('verdict', '?')}", fontsize=10)
+    used = " + ".join(VERDICT_STATISTICS)
+    fig.suptitle(f"torus tests, verdict ({used}): {result.get('verdict', '?')}", fontsize=10)
     return _save(fig, path)

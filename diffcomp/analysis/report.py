@@ -4,8 +4,10 @@
 activations at the evaluation labels. Every part past the PCA can be switched off so a callback can
 log the cheap statistics often and the expensive ones (UMAP, topology) rarely. Scalars are plain
 Python ``float``/``int``/``str`` under ``repr/`` keys, ready for ``json.dumps`` or a logger.
-UMAP only produces a picture, so it runs only when ``out_dir`` is given. When the labels hold no
-rings (fewer than two distinct values on an axis), the torus tests are skipped with verdict ``"n/a"``.
+UMAP only produces a picture, so it runs only when ``out_dir`` is given. The torus tests run only on a
+periodic label space (``period`` given); otherwise ``torus_verdict`` is ``"not a torus"`` and no torus
+statistic is reported. On a periodic space whose labels hold no rings (fewer than two values of an
+axis with >= 3 points each) the verdict is ``"n/a"``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from diffcomp.analysis import figures
 from diffcomp.analysis.conditions import condition_orthogonality
 from diffcomp.analysis.geometry import as_matrix, explained_variance_ratio, participation_ratio, pca
 from diffcomp.analysis.probes import linear_probe_r2
-from diffcomp.analysis.topology import persistent_homology
+from diffcomp.analysis.topology import lifetimes, persistent_homology
 from diffcomp.analysis.torus_tests import enough_rings
 from diffcomp.analysis.torus_tests import torus_tests as run_torus_tests
 
@@ -71,6 +73,8 @@ def _analyze(activations, labels, out_dir, *, period, top_k, umap, topology, tor
 
     fit = pca(x, max(_PCA_KEEP, top_k))
     lam = fit.eigenvalues
+    # the raw arrays behind the figures, for experiment figures drawn across evaluations and runs
+    arrays: dict[str, np.ndarray] = {"eigenvalues": lam, "projections": fit.projections[:, :_PCA_KEEP], "labels": labels}
     out["participation_ratio"] = participation_ratio(lam)
     out[f"explained_var_top{top_k}"] = explained_variance_ratio(lam, top_k)
     if top_k != 4:
@@ -103,25 +107,34 @@ def _analyze(activations, labels, out_dir, *, period, top_k, umap, topology, tor
         ph = persistent_homology(fit.projections, seed=seed)
         for dim, b in enumerate(ph.betti):
             out[f"betti{dim}"] = int(b)
-        for dim, count in ((1, 2), (2, 1)):
-            life = np.sort(ph.diagrams[dim][:, 1] - ph.diagrams[dim][:, 0])[::-1] if len(ph.diagrams[dim]) else []
-            for i in range(count):
-                rel = float(life[i] / ph.scale) if i < len(life) and ph.scale > 0 else 0.0
-                out[f"persistence_h{dim}_{i + 1}"] = rel
+        # lifetimes in units of the cloud's radius, read in the Betti rule's window; h0_2 is the
+        # longest finite H0 bar (the gap to a second cluster), h1_1 .. the longest H1, H2 bars
+        for dim, ranks in ((0, (2,)), (1, (1, 2)), (2, (1,))):
+            life = np.sort(lifetimes(ph.diagrams[dim], ph.window))[::-1] if dim < len(ph.diagrams) else []
+            for rank in ranks:
+                rel = float(life[rank - 1] / ph.scale) if rank <= len(life) and ph.scale > 0 else 0.0
+                out[f"persistence_h{dim}_{rank}"] = rel
+        out["topology_scale"] = ph.scale
+        out["topology_largest_component"] = ph.largest_component
         out["topology_threshold"] = ph.lifetime_threshold
         out["topology_n_pcs"] = ph.n_pcs
         out["topology_n_points"] = ph.n_points
         out["seconds_topology"] = time.perf_counter() - tic
+        arrays.update({f"diagram_h{dim}": dgm for dim, dgm in enumerate(ph.diagrams)})
+        arrays["topology_scale"] = np.asarray(ph.scale)
         if out_dir is not None:
             paths["persistence"] = figures.plot_persistence_diagram(
-                ph.diagrams, out_dir / "persistence.png", ph.lifetime_threshold
+                ph.diagrams, out_dir / "persistence.png", ph.lifetime_threshold, ph.window
             )
 
-    if torus_tests and not enough_rings(labels):
+    if torus_tests and period is None:
+        out["torus_verdict"] = "not a torus"  # a torus needs a periodic label space
+    elif torus_tests and not enough_rings(labels):
         out["torus_verdict"] = "n/a"  # e.g. 1-D labels: there are no rings to compare
     elif torus_tests:
         tic = time.perf_counter()
-        tt = run_torus_tests(x, labels, period=period, seed=seed)
+        # the top PCs span the same top-4 subspace the tests project on, at a fraction of the cost
+        tt = run_torus_tests(fit.projections, labels, period=period, seed=seed)
         for key, value in tt["wasserstein"].items():
             out[f"wasserstein_{key}"] = value
         for test, stats in tt["data"].items():
@@ -129,6 +142,9 @@ def _analyze(activations, labels, out_dir, *, period, top_k, umap, topology, tor
                 out[f"{stat}_{test}_mean"] = float(np.mean(values))
         out["torus_verdict"] = tt["verdict"]
         out["seconds_torus_tests"] = time.perf_counter() - tic
+        for source in ("data", "clifford", "3d"):
+            for test, stats in tt[source].items():
+                arrays.update({f"torus_{source}_{test}_{stat}": np.asarray(values) for stat, values in stats.items()})
         if out_dir is not None:
             paths["torus_tests"] = figures.plot_torus_tests(tt, out_dir / "torus_tests.png")
 
@@ -140,6 +156,9 @@ def _analyze(activations, labels, out_dir, *, period, top_k, umap, topology, tor
         out["seconds_umap"] = time.perf_counter() - tic
         paths["umap"] = figures.plot_embedding_3d(embedding, labels, out_dir / "umap.png")
 
+    if out_dir is not None:
+        paths["arrays"] = out_dir / "arrays.npz"
+        np.savez_compressed(paths["arrays"], **arrays)
     out["seconds"] = time.perf_counter() - start
     scalars = {PREFIX + k: _plain(v) for k, v in out.items()}
     return scalars, paths

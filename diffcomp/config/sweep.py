@@ -1,11 +1,11 @@
-"""Sweep expansion with clean float ranges, job planning and dry-run listings.
+"""Clean float ranges for sweeps.
 
 Hydra's ``range(0.1,1,0.1)`` accumulates float error (0.30000000000000004, 0.7000000000000001)
 and, through that drift, can even include the stop value; those strings reach the job's config,
 its output directory and its W&B run name. :func:`clean_range` recomputes such a range with
 integer counting and rounds every value to the decimals the user typed, so ``lambda`` reaches jobs
-as exactly 0.1 ... 0.9. The sweeper plugin (``hydra_plugins/diffcomp_sweeper``) applies it to every
-range override before expanding the cartesian product.
+as exactly 0.1 ... 0.9. The sweeper plugin (``hydra_plugins/diffcomp_sweeper``, planning in
+:mod:`diffcomp.sweeps.plan`) applies it to every range override before expanding the product.
 
 This module imports no torch, so planning a sweep of hundreds of jobs stays fast.
 """

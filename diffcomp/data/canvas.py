@@ -15,16 +15,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import torch
 from torch import Tensor
 
 from diffcomp.config.errors import require
-from diffcomp.data.labels import integer_grid, label_grid, nested_subsample
-from diffcomp.data.regions import PART_REGIONS, Holdout, dimension_codes, make_holdout, region_mask
+from diffcomp.data.labels import axis_values, integer_grid, label_grid, nested_subsample
+from diffcomp.data.regions import DIMENSIONS, PART_REGIONS, Holdout, dimension_codes, make_holdout, region_mask
 from diffcomp.data.render import KINDS, render
 
 MIN_SIZE = 8
+# Keys of a ``data`` config that configure the datamodule, not the dataset.
+NON_SPEC_OPTIONS = ("name", "batch_size", "eval_batch_size", "seed")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,9 @@ class CanvasSpec:
         parts: mixture components; empty means one part of ``kind`` over the whole grid.
         holdout: the held-out region, or None.
         visibility: how many sigmas from the frame a stripe still counts as visible.
+
+    The training set is built once per spec and cached (:attr:`label_set`): validation, dry-run
+    summaries and the datamodule's rendering all read the same one.
     """
 
     kind: str = "bump"
@@ -83,8 +93,14 @@ class CanvasSpec:
         margin: float | None = 0.0,
         **fields,
     ) -> "CanvasSpec":
-        """Build a spec from config options where ``sigma``/``increment`` set both axes unless the
-        per-axis value is given; error messages then name the key the user actually set."""
+        """Build and validate a spec from config options, where ``sigma``/``increment`` set both axes
+        unless the per-axis value is given; error messages then name the key the user actually set.
+
+        ``margin=None`` sizes the extended label space from the feature, not the canvas: twice the
+        visibility reach, ``2 * visibility * sigma`` (6 px at sigma=1: the paper's 44 x 44 around
+        32 x 32). Half of it is the rim where a stripe still shows, the other half holds 1D and 0D
+        labels, so every N has 1D stripes at every in-frame position.
+        """
         names = {"fraction": "lambda", "subsample_seed": "seed"}
         values = {}
         for axis_attr, shared, shared_name, value in (
@@ -96,10 +112,38 @@ class CanvasSpec:
             values[axis_attr] = shared if value is None else value
             names[axis_attr] = f"data.{shared_name}" if value is None else f"data.{axis_attr}"
         size = fields.get("size", 32)
-        if margin is None:  # the paper's 44x44 label space around a 32x32 frame, scaled with N
-            margin = 6 * size / 32
+        require(isinstance(size, int) and size >= MIN_SIZE, "data.size", size, f"an integer >= {MIN_SIZE}")
+        for attr in ("sigma_x", "sigma_y"):
+            v = values[attr]
+            require(_is_number(v) and v > 0 and math.isfinite(v), names[attr], v, "a finite number > 0")
+        for attr in ("increment_x", "increment_y"):
+            v = values[attr]
+            require(_is_number(v) and 0 < v <= size, names[attr], v, f"a number in (0, {size}] (the canvas side)")
+        visibility = fields.get("visibility", 3.0)
+        require(_is_number(visibility) and visibility > 0, "data.visibility", visibility, "a number > 0 (in sigmas)")
+        if margin is None:
+            margin = 2 * visibility * max(values["sigma_x"], values["sigma_y"])
+        require(_is_number(margin) and 0 <= margin <= 4 * size, "data.margin", margin, f"null or a number in [0, {4 * size}]")
         built_parts = tuple(_make_part(i, p) for i, p in enumerate(parts or []))
-        return cls(**values, **fields, margin=float(margin), parts=built_parts, holdout=make_holdout(holdout, size), field_names=names)
+        grid_x = axis_values(values["increment_x"], size, values["increment_x"])
+        grid_y = axis_values(values["increment_y"], size, values["increment_y"])
+        spec = cls(
+            **values, **fields, margin=float(margin), parts=built_parts,
+            holdout=make_holdout(holdout, size, grid_x, grid_y), field_names=names,
+        )
+        spec.validate()
+        return spec
+
+    @classmethod
+    def from_config(cls, data_config) -> "CanvasSpec":
+        """The spec of a ``data`` config node (its datamodule-only keys ignored): the one place a
+        data config becomes a spec."""
+        from omegaconf import OmegaConf
+
+        options = OmegaConf.to_container(data_config, resolve=True) if OmegaConf.is_config(data_config) else dict(data_config)
+        for key in ("_target_", *NON_SPEC_OPTIONS):
+            options.pop(key, None)
+        return cls.from_options(**options)
 
     def name_of(self, attr: str) -> str:
         """The user-facing config key of an attribute (``fraction`` is the top-level ``lambda``)."""
@@ -109,20 +153,20 @@ class CanvasSpec:
     def effective_parts(self) -> tuple[Part, ...]:
         return self.parts or (Part(self.kind, "all", 1.0),)
 
+    @property
+    def eval_kind(self) -> str:
+        """The image kind evaluation asks for: that of the part covering the 2D frame (the 2D SOS of
+        a 2D+1D mixture, the 2D bumps of bumps+stripes), else ``kind``."""
+        for part in self.effective_parts:
+            if part.region in ("2d", "all"):
+                return part.kind
+        return self.kind
+
     def validate(self) -> None:
         """Reject values outside their meaning, naming the config key and the allowed range."""
         n = self.name_of
         require(self.kind in KINDS, n("kind"), self.kind, "one of " + ", ".join(KINDS))
-        require(isinstance(self.size, int) and self.size >= MIN_SIZE, n("size"), self.size, f"an integer >= {MIN_SIZE}")
-        for attr in ("sigma_x", "sigma_y"):
-            v = getattr(self, attr)
-            require(v > 0 and math.isfinite(v), n(attr), v, "a finite number > 0")
-        for attr in ("increment_x", "increment_y"):
-            v = getattr(self, attr)
-            require(0 < v <= self.size, n(attr), v, f"a number in (0, {self.size}] (the canvas side)")
-        require(0 < self.fraction <= 1, n("fraction"), self.fraction, "a fraction in (0, 1]")
-        require(0 <= self.margin <= 4 * self.size, "data.margin", self.margin, f"a number in [0, {4 * self.size}]")
-        require(self.visibility > 0, "data.visibility", self.visibility, "a number > 0 (in sigmas)")
+        require(_is_number(self.fraction) and 0 < self.fraction <= 1, n("fraction"), self.fraction, "a fraction in (0, 1]")
         require(
             not (self.periodic and self.margin > 0), "data.periodic", self.periodic,
             "false when data.margin > 0: a torus has no outside, so an extended label space has no meaning",
@@ -130,7 +174,7 @@ class CanvasSpec:
         total = self.grid_size()
         kept = math.floor(self.fraction * total + 1e-9) if self.fraction < 1 else total
         require(kept >= 1, n("fraction"), self.fraction, f"large enough to keep at least one of {total} images")
-        require(self.num_training_labels() >= 1, "data", "(variant)", "a combination of parts, holdout and fractions that leaves at least one training image")
+        require(len(self.label_set.labels) >= 1, "data", "(variant)", "a combination of parts, holdout and fractions that leaves at least one training image")
 
     def grid_size(self) -> int:
         return len(self.label_grid())
@@ -138,9 +182,24 @@ class CanvasSpec:
     def label_grid(self) -> Tensor:
         return label_grid(self.size, self.increment_x, self.increment_y, self.margin)
 
+    @cached_property
+    def label_set(self) -> "LabelSet":
+        """The training labels, built once (see :func:`training_set`)."""
+        return training_set(self)
+
     def num_training_labels(self) -> int:
-        """How many images the dataset holds (used by dry runs and constant-batch budgets)."""
-        return len(training_set(self).labels)
+        """How many images the dataset holds."""
+        return len(self.label_set.labels)
+
+    def summary(self) -> dict:
+        """What a researcher checks before launching: images per visibility class, held-out share."""
+        codes = self.label_set.dimension
+        out = {name: int((codes == i).sum()) for i, name in enumerate(DIMENSIONS) if (codes == i).any()}
+        if self.holdout is not None:
+            inside = self.label_grid()
+            inside = inside[dimension_codes(inside, self.size, self.sigma_x, self.sigma_y, self.visibility) == 0]
+            out["held_out_2d_fraction"] = round(float(self.holdout.contains(inside).double().mean()), 4)
+        return out
 
 
 @dataclass
@@ -162,11 +221,13 @@ def _make_part(index: int, options: dict) -> Part:
 
 
 def training_set(spec: CanvasSpec) -> LabelSet:
-    """The training labels: the grid, lambda's nested subset, minus the holdout, split into parts."""
+    """The training labels: the grid, lambda's nested subset, minus the held-out compositions, split
+    into parts (use :attr:`CanvasSpec.label_set`, which caches this)."""
     grid = spec.label_grid()
     kept = nested_subsample(grid, spec.fraction, spec.subsample_seed) if spec.fraction < 1 else grid
     if spec.holdout is not None:
-        kept = kept[~spec.holdout.contains(kept)]
+        codes = dimension_codes(kept, spec.size, spec.sigma_x, spec.sigma_y, spec.visibility)
+        kept = kept[~spec.holdout.removes(kept, codes)]
     labels, parts, dimensions = [], [], []
     for index, part in enumerate(spec.effective_parts):
         chosen = kept[region_mask(part.region, kept, spec.size, spec.sigma_x, spec.sigma_y, spec.visibility)]
@@ -180,7 +241,7 @@ def training_set(spec: CanvasSpec) -> LabelSet:
 
 def training_labels(spec: CanvasSpec) -> Tensor:
     """The training labels [M, 2] alone."""
-    return training_set(spec).labels
+    return spec.label_set.labels
 
 
 def evaluation_sections(spec: CanvasSpec, labels: Tensor) -> dict[str, Tensor]:

@@ -2,8 +2,9 @@
 
 *Visibility* (appendix C.1). Labels may live in an extended label space around the N x N frame
 (44 x 44 around 32 x 32 in the paper), so a sum of stripes can show both stripes (2D), one (1D) or
-none (0D). Per axis, a centre is *inside* when ``1 <= mu <= N`` and *visible* while it lies within
-``visibility * sigma`` of the frame (3 sigma by default: the stripe's profile there is
+none (0D). Per axis, a centre is *inside* when ``0 < mu <= N`` (the paper's label grid
+``mu = k d, k = 1 .. N/d``: 320 values per axis at d=0.1) and *visible* while it lies within
+``visibility * sigma`` of the frame of pixel centres ``[1, N]`` (3 sigma by default: the stripe's profile there is
 ``e^{-9/4} = 0.105`` of its depth). Then
 
 * ``2d``:  both centres inside the frame;
@@ -11,8 +12,10 @@ none (0D). Per axis, a centre is *inside* when ``1 <= mu <= N`` and *visible* wh
   partly visible, Fig. 10d);
 * ``1d``:  exactly one stripe visible;  ``0d``: none.
 
-*Held-out regions* (Figs. 4, 5, 11, 12) are predicates on the centre ``(mu_x, mu_y)``; every
-boundary is inclusive, so a label exactly on an edge is held out.
+*Held-out regions* (Figs. 4, 5, 11, 12) are boxes of the ``(mu_x, mu_y)`` plane, inclusive on their
+boundaries. They remove *compositions*: by default only labels of the 2D and rim classes (both
+stripes visible) are held out, while 1D and 0D labels stay at every position, because the paper's
+1D stripes span "the entire range of x and y without any held-out regions" (Sec. 3.2, Fig. 4b).
 """
 
 from __future__ import annotations
@@ -30,12 +33,15 @@ DIMENSIONS = ("2d", "rim", "1d", "0d")
 PART_REGIONS = (*DIMENSIONS, "1d_vertical", "1d_horizontal", "all")
 HOLDOUTS = ("cross", "band", "square")
 SQUARE_PLACES = ("interior", "exterior")
+# What a held-out region removes by default: the classes that show a composition of both stripes.
+COMPOSED = ("2d", "rim")
+_EPS = 1e-9
 
 
 def _axis_state(mu: Tensor, sigma: float, size: int, visibility: float) -> tuple[Tensor, Tensor]:
     """(inside the frame, visible) for centres ``mu`` along one axis."""
     distance = torch.clamp(1 - mu, min=0) + torch.clamp(mu - size, min=0)
-    return distance == 0, distance <= visibility * sigma
+    return (mu > 0) & (mu <= size), distance <= visibility * sigma
 
 
 def region_mask(region: str, labels: Tensor, size: int, sigma_x: float, sigma_y: float, visibility: float) -> Tensor:
@@ -62,70 +68,109 @@ def dimension_codes(labels: Tensor, size: int, sigma_x: float, sigma_y: float, v
     return code
 
 
+def _within(values: Tensor, bounds: tuple[float, float]) -> Tensor:
+    return (values >= bounds[0] - _EPS) & (values <= bounds[1] + _EPS)
+
+
 @dataclass(frozen=True)
 class Holdout:
-    """A held-out region of the label plane.
+    """A held-out region of the label plane, as inclusive bounds.
 
-    * ``cross``:  ``mu_x`` or ``mu_y`` within ``width/2`` of ``center`` (Fig. 4: [13, 19] at N=32);
-    * ``band``:   ``mu_x`` within ``width/2`` of ``center`` (a vertical band, Fig. 11);
-    * ``square``: a ``width`` x ``width`` square, ``interior`` (centred) or ``exterior`` (in the
-      bottom-right corner of the frame) (Fig. 12); with ``area`` instead of ``width`` the side is
-      ``sqrt(area) * N``, so ``area=0.2`` holds out the centre 20 % of the 2D data (Fig. 5).
+    * ``cross``:  ``mu_x`` in ``x_range`` or ``mu_y`` in ``y_range`` (Fig. 4: [13, 19] at N=32);
+    * ``band``:   ``mu_x`` in ``x_range`` (a vertical band, Fig. 11);
+    * ``square``: ``mu_x`` in ``x_range`` and ``mu_y`` in ``y_range`` (Fig. 12 interior/exterior, and
+      the centre square holding a fraction ``area`` of the 2D grid, Fig. 5).
+
+    ``parts``: the visibility classes (:data:`DIMENSIONS`) whose labels the region removes.
     """
 
     type: str
-    width: float
-    center: float
-    place: str = "interior"
-    size: int = 32
+    x_range: tuple[float, float]
+    y_range: tuple[float, float]
+    parts: tuple[str, ...] = COMPOSED
 
     def contains(self, labels: Tensor) -> Tensor:
-        x, y = labels[:, 0], labels[:, 1]
-        half = self.width / 2
-        eps = 1e-9
+        in_x, in_y = _within(labels[:, 0], self.x_range), _within(labels[:, 1], self.y_range)
         if self.type == "cross":
-            return ((x - self.center).abs() <= half + eps) | ((y - self.center).abs() <= half + eps)
+            return in_x | in_y
         if self.type == "band":
-            return (x - self.center).abs() <= half + eps
-        if self.place == "interior":
-            return ((x - self.center).abs() <= half + eps) & ((y - self.center).abs() <= half + eps)
-        lo = self.size - self.width
-        return (x >= lo - eps) & (y >= lo - eps)
+            return in_x
+        return in_x & in_y
+
+    def removes(self, labels: Tensor, codes: Tensor) -> Tensor:
+        """Which training labels the region removes: inside it and of a held-out visibility class."""
+        held_class = torch.zeros(len(labels), dtype=torch.bool)
+        for name in self.parts:
+            held_class |= codes == DIMENSIONS.index(name)
+        return self.contains(labels) & held_class
 
     def sections(self, labels: Tensor) -> dict[str, Tensor]:
         """Named evaluation sections: ``id``, ``ood`` and, for the cross, its three parts (Fig. 4c-f)."""
         held = self.contains(labels)
         out = {"id": ~held, "ood": held}
         if self.type == "cross":
-            half = self.width / 2 + 1e-9
-            in_x = (labels[:, 0] - self.center).abs() <= half
-            in_y = (labels[:, 1] - self.center).abs() <= half
+            in_x, in_y = _within(labels[:, 0], self.x_range), _within(labels[:, 1], self.y_range)
             out["vertical"] = in_x & ~in_y
             out["horizontal"] = in_y & ~in_x
             out["intersection"] = in_x & in_y
         return out
 
 
-def make_holdout(options: dict | None, size: int) -> Holdout | None:
-    """Validate ``data.holdout`` options and fill the defaults that scale with N."""
+def area_block(n: int, m: int, area: float) -> tuple[int, int]:
+    """Block sizes ``(k_x, k_y)`` of an ``n x m`` label grid whose share ``k_x k_y / (n m)`` is nearest
+    to ``area``, as a square (``k_x = k_y``) when the grid is square.
+
+    On a grid a centred square holds ``k x k`` labels, so only the shares ``k^2 / n^2`` exist: at
+    N=32, d=1 those around 20 % are 196/1024 = 19.1 % and 225/1024 = 22.0 %. We take the nearest one
+    (19.1 % there; 143^2 / 320^2 = 19.97 % at d=0.1).
+    """
+    root = math.sqrt(area)
+    choices_x = {max(1, math.floor(root * n)), min(n, math.ceil(root * n))}
+    choices_y = {max(1, math.floor(root * m)), min(m, math.ceil(root * m))}
+    pairs = [(k, k) for k in choices_x] if n == m else [(kx, ky) for kx in choices_x for ky in choices_y]
+    return min(pairs, key=lambda pair: (abs(pair[0] * pair[1] / (n * m) - area), pair))
+
+
+def _centred_block(values: Tensor, k: int, step: float) -> tuple[float, float]:
+    """Bounds of the ``k`` middle grid values, half a step beyond the outermost ones."""
+    start = (len(values) - k) // 2
+    return float(values[start]) - step / 2, float(values[start + k - 1]) + step / 2
+
+
+def make_holdout(options: dict | None, size: int, grid_x: Tensor, grid_y: Tensor) -> Holdout | None:
+    """Validate ``data.holdout`` options and fill the defaults that scale with N.
+
+    ``grid_x``/``grid_y`` are the in-frame values of the training grid per axis (needed only by
+    ``area``, whose square is a block of grid values).
+    """
     if not options or options.get("type") in (None, "none"):
         return None
     kind = options["type"]
     require(kind in HOLDOUTS, "data.holdout.type", kind, "null or one of " + ", ".join(HOLDOUTS))
+    parts = tuple(options.get("parts") or COMPOSED)
+    for name in parts:
+        require(name in DIMENSIONS, "data.holdout.parts", list(parts), "a list of " + ", ".join(DIMENSIONS))
     center = options.get("center")
     center = size / 2 if center is None else center
     require(1 <= center <= size, "data.holdout.center", center, f"a position in [1, {size}] (inside the canvas)")
     place = options.get("place", "interior") or "interior"
     require(place in SQUARE_PLACES, "data.holdout.place", place, "one of " + ", ".join(SQUARE_PLACES))
     area = options.get("area")
-    width = options.get("width")
-    if kind == "square" and area is not None:
+    if area is not None:
+        require(kind == "square", "data.holdout.area", area, "null unless data.holdout.type=square")
         require(0 < area < 1, "data.holdout.area", area, "a fraction in (0, 1)")
-        width = math.sqrt(area) * size
+        require(place == "interior", "data.holdout.place", place, "interior with data.holdout.area (the centre square of Fig. 5)")
+        kx, ky = area_block(len(grid_x), len(grid_y), area)
+        step_x = float(grid_x[1] - grid_x[0]) if len(grid_x) > 1 else 1.0
+        step_y = float(grid_y[1] - grid_y[0]) if len(grid_y) > 1 else 1.0
+        return Holdout(kind, _centred_block(grid_x, kx, step_x), _centred_block(grid_y, ky, step_y), parts)
+    width = options.get("width")
     if width is None:
         width = 6 * size / 32  # the paper's [13, 19] cross at N=32, scaled with the canvas
     require(0 < width < size, "data.holdout.width", width, f"a width in (0, {size}) (narrower than the canvas)")
-    if kind != "square" or place == "interior":
-        lo, hi = center - width / 2, center + width / 2
-        require(lo >= 1 - 1e-9 and hi <= size + 1e-9, "data.holdout.width", width, f"a width whose region [{lo:g}, {hi:g}] stays inside [1, {size}] around center {center:g}")
-    return Holdout(kind, float(width), float(center), place, size)
+    if kind == "square" and place == "exterior":
+        corner = (size - width, math.inf)  # the bottom-right corner of the frame (Fig. 12b)
+        return Holdout(kind, corner, corner, parts)
+    lo, hi = center - width / 2, center + width / 2
+    require(lo >= 1 - _EPS and hi <= size + _EPS, "data.holdout.width", width, f"a width whose region [{lo:g}, {hi:g}] stays inside [1, {size}] around center {center:g}")
+    return Holdout(kind, (lo, hi), (lo, hi), parts)

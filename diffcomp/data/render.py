@@ -73,3 +73,14 @@ def to_model_range(images: Tensor) -> Tensor:
 def from_model_range(x: Tensor) -> Tensor:
     """Inverse of :func:`to_model_range`: [B, 1, N, N] in [-1, 1] to [B, N, N] in [0, 255]."""
     return ((x.squeeze(1).clamp(-1, 1) + 1.0) * 127.5)
+
+
+def image_grid(images: Tensor, columns: int = 8) -> Tensor:
+    """Tile [B, N, N] images into one [rows*(N+1), columns*(N+1)] picture with 1-pixel grey gutters."""
+    b, n, _ = images.shape
+    rows = -(-b // columns)
+    canvas = torch.full((rows * (n + 1), columns * (n + 1)), 128.0)
+    for i in range(b):
+        r, c = divmod(i, columns)
+        canvas[r * (n + 1) : r * (n + 1) + n, c * (n + 1) : c * (n + 1) + n] = images[i].float().cpu()
+    return canvas

@@ -1,10 +1,14 @@
 """The conditional DDPM as a LightningModule: epsilon-prediction training and sampling.
 
-Evaluation is Lightning's *validation loop*: each validation batch is a batch of evaluation labels,
-``validation_step`` samples images for them (with the representation layer captured when asked),
-and the analysis callbacks (:mod:`diffcomp.eval.callback`, :mod:`diffcomp.analysis.callback`) read
-the collected :class:`EvalSamples` at ``on_validation_epoch_end``. Using the validation loop means
-Lightning's EMA callback swaps the averaged weights in for every evaluation, with no extra code.
+Evaluation is Lightning's *validation loop*: each validation batch is a batch of evaluation labels
+(with their ground-truth images where the dataset has them), ``validation_step`` samples images for
+them (with the representation layer captured when asked) and measures the held-out denoising loss,
+and the evaluation callbacks read the collected :class:`EvalSamples` at ``on_validation_epoch_end``.
+Using the validation loop means Lightning's EMA callback swaps the averaged weights in for every
+evaluation, with no extra code.
+
+The training loss a record keeps is a mean over an interval (the steps since the previous
+evaluation, or the last ``loss_window`` steps when evaluations are rarer), not one noisy batch.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from typing import Any
 
 import lightning as L
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from diffcomp.diffusion.sampling import sample
@@ -31,7 +34,12 @@ class EvalSamples:
     labels: list[Tensor] = field(default_factory=list)
     images: list[Tensor] = field(default_factory=list)
     activations: list[Tensor] = field(default_factory=list)
+    losses: list[Tensor] = field(default_factory=list)  # per-label held-out denoising loss
     seconds: float = 0.0  # wall time spent sampling (device synchronised)
+    train_loss: float | None = None  # mean training loss over the interval before this evaluation
+
+    def loss_per_label(self) -> Tensor | None:
+        return torch.cat(self.losses) if self.losses else None
 
     def cat(self) -> tuple[Tensor, Tensor, Tensor | None]:
         acts = torch.cat(self.activations) if self.activations else None
@@ -52,6 +60,8 @@ class DiffusionModule(L.LightningModule):
             process; the checkpointed weights stay those of the plain module).
         channels_last: keep activations in NHWC, the layout tensor cores prefer.
         clip_x0: clamp each sampling step's predicted clean image to [-1, 1] (see ``sample``).
+        eval_loss_draws: (t, noise) draws per evaluation label for the held-out denoising loss.
+        loss_window: longest interval (steps) the reported training loss averages over.
     """
 
     def __init__(
@@ -71,6 +81,8 @@ class DiffusionModule(L.LightningModule):
         compile: bool = False,
         channels_last: bool = False,
         clip_x0: bool = True,
+        eval_loss_draws: int = 4,
+        loss_window: int | None = None,
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["model"])
@@ -78,6 +90,11 @@ class DiffusionModule(L.LightningModule):
         self.schedule = linear_schedule(timesteps, beta_start, beta_end)
         self.eval_samples = EvalSamples()
         self._fast_model: nn.Module = model
+        self._loss_sum: Tensor | None = None
+        self._loss_count = 0
+        self._last_window_loss: float | None = None
+        self.validation_seconds = 0.0  # wall time of all evaluations so far (training time excludes it)
+        self._validation_started = 0.0
 
     def setup(self, stage: str) -> None:
         """Apply the speed options once the module sits on its device (after Lightning's EMA copy)."""
@@ -90,14 +107,16 @@ class DiffusionModule(L.LightningModule):
     def forward(self, x: Tensor, t: Tensor, labels: Tensor) -> Tensor:
         return self.model(x, t, labels)
 
-    def diffusion_loss(self, images: Tensor, labels: Tensor) -> Tensor:
-        """Appendix A.4: ``E_{t, x0, eps} ||eps - eps_theta(x_t, t, c)||^2`` with uniform ``t``."""
-        t = torch.randint(0, self.schedule.num_steps, (images.shape[0],), device=images.device)
-        noise = torch.randn_like(images)
+    def diffusion_loss(self, images: Tensor, labels: Tensor, generator: torch.Generator | None = None, reduce: bool = True) -> Tensor:
+        """Appendix A.4: ``E_{t, x0, eps} ||eps - eps_theta(x_t, t, c)||^2`` with uniform ``t``
+        (per image when ``reduce`` is false; a ``generator`` fixes t and the noise)."""
+        t = torch.randint(0, self.schedule.num_steps, (images.shape[0],), device=images.device, generator=generator)
+        noise = torch.randn(images.shape, device=images.device, generator=generator, dtype=images.dtype)
         noisy = add_noise(self._schedule_on(images.device), images, t, noise)
         if self.hparams.channels_last:
             noisy = noisy.contiguous(memory_format=torch.channels_last)
-        return F.mse_loss(self._fast_model(noisy, t, labels).float(), noise.float())
+        error = (self._fast_model(noisy, t, labels).float() - noise.float()) ** 2
+        return error.mean() if reduce else error.flatten(1).mean(1)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         images, labels = batch
@@ -105,7 +124,28 @@ class DiffusionModule(L.LightningModule):
         if not torch.isfinite(loss):
             raise FloatingPointError(f"training loss became {loss.item()} at step {self.global_step}")
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=False)
+        self._accumulate(loss.detach())
         return loss
+
+    def _accumulate(self, loss: Tensor) -> None:
+        """Running sum of the training loss over the current interval (no host sync per step)."""
+        self._loss_sum = loss if self._loss_sum is None else self._loss_sum + loss
+        self._loss_count += 1
+        window = self.hparams.loss_window
+        if window and self._loss_count >= window:
+            self._last_window_loss = float(self._loss_sum) / self._loss_count
+            self._loss_sum, self._loss_count = None, 0
+
+    def interval_loss(self, reset: bool = True) -> float | None:
+        """Mean training loss since the last evaluation (or over the last complete window)."""
+        if self._loss_count:
+            value = float(self._loss_sum) / self._loss_count
+        else:
+            value = self._last_window_loss
+        if reset and self._loss_count:
+            self._last_window_loss = value
+            self._loss_sum, self._loss_count = None, 0
+        return value
 
     def configure_optimizers(self) -> Any:
         hp = self.hparams
@@ -171,12 +211,21 @@ class DiffusionModule(L.LightningModule):
         return from_model_range(x.float()), acts
 
     # ----------------------------------------------------------------------------- evaluation
-    def on_validation_epoch_start(self) -> None:
-        self.eval_samples = EvalSamples()
+    def on_validation_start(self) -> None:
+        self._validation_started = time.perf_counter()
 
-    def validation_step(self, batch: Tensor, batch_idx: int) -> None:
-        labels = batch[0] if isinstance(batch, (tuple, list)) else batch
-        seed = self.hparams.sample_seed * 100_003 + batch_idx
+    def on_validation_end(self) -> None:
+        self.validation_seconds += time.perf_counter() - self._validation_started
+
+    def on_validation_epoch_start(self) -> None:
+        self.eval_samples = EvalSamples(train_loss=self.interval_loss())
+
+    def validation_step(self, batch: Tensor | tuple, batch_idx: int) -> None:
+        """Sample one image per label; with ground-truth images, also the held-out denoising loss."""
+        labels, truth = (batch[0], batch[1] if len(batch) > 1 else None) if isinstance(batch, (tuple, list)) else (batch, None)
+        seed = self.eval_seed(batch_idx)
+        if truth is not None:
+            self.eval_samples.losses.append(self.heldout_loss(truth, labels, seed).cpu())
         started = time.perf_counter()
         images, acts = self.generate(labels, seed=seed, capture=self.hparams.probe_layer)
         if images.is_cuda:
@@ -186,3 +235,18 @@ class DiffusionModule(L.LightningModule):
         self.eval_samples.images.append(images.detach().cpu())
         if acts is not None:
             self.eval_samples.activations.append(acts.detach().cpu())
+
+    def eval_seed(self, batch_idx: int) -> int:
+        """The noise seed of an evaluation batch: the same at every evaluation, so they compare."""
+        return int(self.hparams.sample_seed) * 100_003 + batch_idx
+
+    @torch.no_grad()
+    def heldout_loss(self, images: Tensor, labels: Tensor, seed: int) -> Tensor:
+        """Per-label denoising loss averaged over ``eval_loss_draws`` seeded (t, noise) draws, so that
+        successive evaluations measure the same draws (Fig. 14c's validation loss)."""
+        generator = torch.Generator(device=images.device).manual_seed(seed + 7)
+        draws = max(1, int(self.hparams.eval_loss_draws))
+        total = torch.zeros(len(images), device=images.device)
+        for _ in range(draws):
+            total += self.diffusion_loss(images, labels, generator=generator, reduce=False)
+        return total / draws

@@ -1,9 +1,10 @@
-"""Accuracy evaluation as a Lightning callback, run at every validation (every k epochs and at the end).
+"""Accuracy evaluation as a Lightning callback, run at every validation (at a cadence and at the end).
 
 Reads the samples that ``DiffusionModule.validation_step`` generated, scores them with
 :mod:`diffcomp.eval.readout`, logs ``eval/*`` metrics (per section when the dataset holds regions
-out), counts failure modes (no feature / one / several), saves a grid of samples, and keeps the
-history of every evaluation for the run's record.
+out), counts failure modes (no feature / one / several), records the held-out denoising loss and the
+training loss of the interval before, saves a grid of samples, and keeps the history of every
+evaluation for the run's record.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import lightning as L
 import torch
 from torch import Tensor
 
-from diffcomp.eval.readout import accuracy, read_centres
 from diffcomp.data.canvas import evaluation_sections
+from diffcomp.data.render import image_grid
+from diffcomp.eval.readout import READOUTS, accuracy, read_centres
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +29,10 @@ def score_samples(
     readout: str = "darkest",
     period: float | None = None,
     sections: dict[str, Tensor] | None = None,
+    kind: str = "bump",
 ) -> dict[str, float]:
     """Accuracy (overall and per section, each for x, y and both) and failure-mode fractions."""
-    result = read_centres(images, method=readout, periodic=period is not None)
+    result = read_centres(images, method=readout, periodic=period is not None, kind=kind)
     labels = labels.to(result.centres.dtype)
     metrics = {f"eval/{k}": v for k, v in accuracy(result.centres, labels, period).items()}
     for name, mask in (sections or {}).items():
@@ -45,15 +48,16 @@ def score_samples(
     return metrics
 
 
-def image_grid(images: Tensor, columns: int = 8) -> Tensor:
-    """Tile [B, N, N] images into one [rows*(N+1), columns*(N+1)] picture with 1-pixel gutters."""
-    b, n, _ = images.shape
-    rows = -(-b // columns)
-    canvas = torch.full((rows * (n + 1), columns * (n + 1)), 128.0)
-    for i in range(b):
-        r, c = divmod(i, columns)
-        canvas[r * (n + 1) : r * (n + 1) + n, c * (n + 1) : c * (n + 1) + n] = images[i]
-    return canvas
+def loss_metrics(losses: Tensor | None, sections: dict[str, Tensor]) -> dict[str, float]:
+    """Held-out denoising loss overall and per section."""
+    if losses is None:
+        return {}
+    out = {"eval/loss": losses.mean().item()}
+    for name, mask in sections.items():
+        mask = mask.to(torch.bool).cpu()
+        if mask.any():
+            out[f"eval/{name}/loss"] = losses[mask].mean().item()
+    return out
 
 
 class EvaluationCallback(L.Callback):
@@ -61,47 +65,56 @@ class EvaluationCallback(L.Callback):
 
     Args:
         out_dir: where sample grids are written (``samples/step_<k>.png``).
+        readout: ``darkest`` (appendix A.3) or ``profile`` (:mod:`diffcomp.eval.readout`).
         grid_size: how many samples the grid shows (spread evenly over the evaluation labels).
     """
 
-    def __init__(self, out_dir: str | Path, grid_size: int = 64):
+    def __init__(self, out_dir: str | Path, readout: str = "darkest", grid_size: int = 64):
         super().__init__()
+        if readout not in READOUTS:
+            from diffcomp.config.errors import ConfigError
+
+            raise ConfigError("eval.readout", readout, "one of " + ", ".join(READOUTS))
         self.out_dir = Path(out_dir)
+        self.readout = readout
         self.grid_size = grid_size
         self.history: list[dict] = []
         self.latest: dict[str, float] = {}
         self.sample_seconds: float | None = None
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module) -> None:
-        if trainer.sanity_checking or not pl_module.eval_samples.labels:
+        samples = pl_module.eval_samples
+        if trainer.sanity_checking or not samples.labels:
             return
-        self.sample_seconds = pl_module.eval_samples.seconds
-        labels, images, _ = pl_module.eval_samples.cat()
+        self.sample_seconds = samples.seconds
+        labels, images, _ = samples.cat()
         dm = trainer.datamodule
-        sections = evaluation_sections(dm.spec, labels) if hasattr(dm, "spec") else {}
-        metrics = score_samples(images, labels, dm.readout, dm.period, sections)
+        sections = evaluation_sections(dm.spec, labels)
+        metrics = score_samples(images, labels, self.readout, dm.period, sections, dm.spec.eval_kind)
+        metrics.update(loss_metrics(samples.loss_per_label(), sections))
         metrics["eval/sample_seconds"] = self.sample_seconds
         for key, value in metrics.items():
             pl_module.log(key, value, prog_bar=key == "eval/acc")
+        if samples.train_loss is not None:
+            metrics["train/interval_loss"] = samples.train_loss
+            pl_module.log("train/interval_loss", samples.train_loss)
         self.latest = metrics
         self.history.append({"step": trainer.global_step, "epoch": trainer.current_epoch, **metrics})
+        loss = f", held-out loss {metrics['eval/loss']:.4f}" if "eval/loss" in metrics else ""
         log.info(
-            "step %d: accuracy %.3f (x %.3f, y %.3f), sampling %.1fs",
-            trainer.global_step, metrics["eval/acc"], metrics["eval/acc_x"], metrics["eval/acc_y"], self.sample_seconds,
+            "step %d: accuracy %.3f (x %.3f, y %.3f)%s, sampling %.1fs",
+            trainer.global_step, metrics["eval/acc"], metrics["eval/acc_x"], metrics["eval/acc_y"], loss, self.sample_seconds,
         )
         self._save_grid(trainer, images)
 
     def _save_grid(self, trainer: L.Trainer, images: Tensor) -> None:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.image import imsave
 
         pick = torch.linspace(0, len(images) - 1, min(self.grid_size, len(images))).round().long()
         grid = image_grid(images[pick]).numpy()
         path = self.out_dir / "samples" / f"step_{trainer.global_step:07d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
-        plt.imsave(path, grid, cmap="gray", vmin=0, vmax=255)
+        imsave(path, grid, cmap="gray", vmin=0, vmax=255)
         for logger in trainer.loggers:
             if hasattr(logger, "log_image"):
                 logger.log_image(key="eval/samples", images=[str(path)], step=trainer.global_step)

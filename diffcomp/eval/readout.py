@@ -2,21 +2,23 @@
 
 Two read-outs:
 
-* ``darkest`` (the paper's): the centre is the darkest pixel. When the image shows no feature or
-  more than one, the paper falls back to the image's centroid; we do the same, with the centroid
-  weighted by "ink" (``1 - v/255``) so a blank image reads as the canvas centre.
-* ``profile`` (per axis, for sums of stripes and 1D stripes, where a stripe has no single darkest
-  pixel): ``mu_x`` is the darkest column of the column-mean profile and ``mu_y`` the darkest row
-  of the row-mean profile. For a bump or an SOS this agrees with ``darkest``; for a lone vertical
-  stripe it still reads ``mu_x`` correctly.
+* ``darkest`` (the paper's, the default for every image kind): the centre is the darkest pixel.
+  When the image shows no feature or more than one, the paper falls back to the image's centroid;
+  we do the same, with the centroid weighted by "ink" (``1 - v/255``) so a blank image reads as the
+  canvas centre.
+* ``profile`` (an option for sums of stripes and 1D stripes): ``mu_x`` is the darkest column of the
+  column-mean profile and ``mu_y`` the darkest row of the row-mean profile, with no fallback.
 
-Features are counted as the connected components (8-connectivity, via ``scipy.ndimage.label``) of
-pixels whose ink exceeds ``ink_threshold`` (default 0.5, half the depth of a full feature). On
-periodic (torus) canvases components that meet across opposite edges are merged, and centroids and
-errors use wrapped distances. With the ``profile`` read-out, stripes are counted instead: runs of
-the column (row) profile rising more than ``ink_threshold / 2`` above its minimum (a stripe of a
-sum of stripes is half-deep), and an image shows "one feature" when it has exactly one vertical
-and one horizontal stripe, none when either is missing, several when either axis has more.
+*Features* are counted as the connected components (8-connectivity, ``scipy.ndimage.label``) of
+pixels whose ink exceeds a depth that depends on the image kind: for a bump, half its full depth
+(ink 0.5); for a sum of stripes the feature is the *crossing* (ink 1, each stripe alone is half
+deep), so we count components above 0.75, half-way between a lone stripe and the crossing. A lone
+stripe then counts as no feature (its read-out is the centroid, which gets the stripe's own axis
+right and the other wrong, as the paper's 1D model shows), two parallel stripes crossed by a third
+as two. On periodic (torus) canvases components that meet across opposite edges are merged, and
+centroids and errors use wrapped distances. With ``profile``, stripes are counted instead: runs of
+the column (row) profile rising more than 0.25 above its minimum, and an image shows "one feature"
+when it has exactly one vertical and one horizontal stripe.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from scipy import ndimage
 from torch import Tensor
 
 READOUTS = ("darkest", "profile")
+# Ink above which a pixel belongs to a feature, per image kind (see the module docstring).
+FEATURE_INK = {"bump": 0.5, "sos": 0.75}
 _EIGHT = np.ones((3, 3), dtype=bool)
 
 
@@ -117,23 +121,28 @@ def read_centres(
     images: Tensor,
     method: str = "darkest",
     periodic: bool = False,
-    ink_threshold: float = 0.5,
+    kind: str = "bump",
 ) -> Readout:
-    """Predicted feature centres of ``images`` ([B, N, N], values in [0, 255]), in pixel coordinates."""
+    """Predicted feature centres of ``images`` ([B, N, N], values in [0, 255]), in pixel coordinates.
+
+    ``kind`` is the image kind asked for (``bump`` or ``sos``): it sets what counts as one feature.
+    """
     if method not in READOUTS:
         raise ValueError(f"unknown read-out {method!r}; allowed: {', '.join(READOUTS)}")
+    if kind not in FEATURE_INK:
+        raise ValueError(f"unknown image kind {kind!r}; allowed: {', '.join(FEATURE_INK)}")
     images = images.detach().float().cpu()
     b, n, _ = images.shape
     ink = (1.0 - images / 255.0).clamp(0.0, 1.0)
     if method == "darkest":
-        counts = torch.from_numpy(count_features(images.numpy(), ink_threshold, periodic))
+        counts = torch.from_numpy(count_features(images.numpy(), FEATURE_INK[kind], periodic))
         flat = ink.reshape(b, -1).argmax(dim=1)
         centres = torch.stack([flat % n + 1, flat // n + 1], dim=1).to(ink.dtype)
         fallback = counts != 1
         if fallback.any():
             centres[fallback] = _centroid(ink[fallback], periodic)
     else:
-        counts = torch.from_numpy(_stripe_feature_counts(count_stripes(images.numpy(), ink_threshold)))
+        counts = torch.from_numpy(_stripe_feature_counts(count_stripes(images.numpy())))
         cols = ink.mean(dim=1).argmax(dim=1) + 1
         rows = ink.mean(dim=2).argmax(dim=1) + 1
         centres = torch.stack([cols, rows], dim=1).to(ink.dtype)

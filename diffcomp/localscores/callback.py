@@ -6,7 +6,9 @@ cosines of :mod:`diffcomp.localscores.directions`, logs everything, and redraws 
 
 Logged keys: ``eval/k<k>/{match,recall,count_error,exact_count}`` per k; ``eval/{match,recall,
 count_error}_{in,out}`` averaged over the trained counts (in) and the untrained ones (out);
-``directions/{mean_abs_cos,max_abs_cos}``.
+``directions/{mean_abs_cos,max_abs_cos}``; ``locality/{pixels,conditions}/t<t>`` and ``/mean``: how
+local the trained score is against the noise level (the related-work note's claim that networks are
+approximately locally conditional, more so at high noise).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import torch
 
 from diffcomp.localscores.directions import condition_directions, cosine_matrix, off_diagonal_summary
 from diffcomp.localscores.figures import plot_accuracy_vs_k, plot_cosines, plot_sample_grid
+from diffcomp.localscores.locality import conditional_locality, locality_metrics, pixel_locality, plot_locality, timestep_grid
 from diffcomp.localscores.matching import per_count_metrics, score_scenes
 
 log = logging.getLogger(__name__)
@@ -49,64 +52,166 @@ def summarise(per_k: dict[int, dict[str, float]], train_counts) -> dict[str, flo
 
 
 class LengthGeneralisationCallback(L.Callback):
-    """See the module docstring.
+    """See the module docstring; built from ``eval.callback`` of ``eval=local_scores``.
 
     Args:
         out_dir: where ``accuracy_vs_k.png``, ``samples_by_k.png`` and ``cosines.png`` go.
-        train_counts: the k seen in training (for the in/out split and the shading).
-        label: the curve's name in the figure (model and regime).
         tolerance, ink_threshold: the matching rule (:func:`score_scenes`).
-        directions: the direction probe, or None to skip it.
-        per_count: samples per k shown in the grid.
+        grid_per_count: samples per k shown in the grid.
+        direction_locations: condition-direction probe locations ``[[x, y], ...]``; null: the
+            placement grid's four corners. direction_t, direction_samples, direction_layer: the probe's
+            timestep, noise inputs averaged, and the layer read (``output`` = predicted noise).
+        seed: the probe's noise seed.
     """
 
     def __init__(
         self,
         out_dir: str | Path,
-        train_counts,
-        label: str = "",
         tolerance: float = 1.0,
         ink_threshold: float = 0.5,
-        directions: DirectionProbe | None = None,
-        per_count: int = 8,
+        grid_per_count: int = 8,
+        direction_locations=None,
+        direction_t: int = 800,
+        direction_samples: int = 32,
+        direction_layer: str = "output",
+        locality_requests: int = 4,
+        locality_timesteps: int = 6,
+        locality_pixel_radius: int = 2,
+        locality_condition_radius: int = 3,
+        seed: int = 0,
     ):
         super().__init__()
         self.out_dir = Path(out_dir)
-        self.train_counts = [int(k) for k in train_counts]
-        self.label = label
         self.tolerance = tolerance
         self.ink_threshold = ink_threshold
-        self.directions = directions
-        self.per_count = per_count
+        self.per_count = grid_per_count
+        self.direction_options = dict(
+            locations=direction_locations, t=int(direction_t), num_noise=int(direction_samples), layer=direction_layer, seed=int(seed)
+        )
+        self.locality_options = dict(
+            requests=int(locality_requests), timesteps=int(locality_timesteps),
+            pixel_radius=locality_pixel_radius, condition_radius=locality_condition_radius, seed=int(seed),
+        )
+        self.locality: dict = {}
         self.latest: dict[str, float] = {}
         self.per_k: dict[int, dict[str, float]] = {}
         self.cosines: torch.Tensor | None = None
         self.history: list[dict] = []
         self.sample_seconds: float | None = None
 
+    @classmethod
+    def validate_config(cls, node, prefix: str = "eval.callback", root=None) -> None:
+        """Check the callback's options and those that depend on the data and the model."""
+        from hydra.utils import get_class
+
+        from diffcomp.config.checks import number, require
+        from diffcomp.localscores.scenes import distinguishable_separation
+
+        number(node, "tolerance", lo=0, lo_open=True, prefix=prefix)
+        ink = float(number(node, "ink_threshold", lo=0, hi=1, lo_open=True, hi_open=True, prefix=prefix))
+        number(node, "grid_per_count", lo=1, integer=True, prefix=prefix)
+        number(node, "direction_samples", lo=1, integer=True, prefix=prefix)
+        number(node, "locality_requests", lo=0, integer=True, prefix=prefix)
+        number(node, "locality_timesteps", lo=1, integer=True, prefix=prefix)
+        number(node, "locality_pixel_radius", lo=0, prefix=prefix)
+        number(node, "locality_condition_radius", lo=0, prefix=prefix)
+        if root is None:
+            return
+        number(node, "direction_t", lo=0, hi=int(root.diffusion.timesteps) - 1, integer=True, prefix=prefix)
+        model = get_class(root.model._target_)
+        layers = ("output", *layer_names(model, root.model))
+        require(node.get("direction_layer") in layers, f"{prefix}.direction_layer", node.get("direction_layer"), "one of " + ", ".join(layers))
+        size, data = int(root.data.size), root.data
+        locations = node.get("direction_locations")
+        if locations is not None:
+            ok = all(len(p) == 2 and all(isinstance(v, (int, float)) and 1 <= v <= size for v in p) for p in locations)
+            require(ok, f"{prefix}.direction_locations", locations, f"null (corners) or a list of [x, y] pairs in [1, {size}]")
+        needed = distinguishable_separation(float(data.sigma), str(data.composition), ink)
+        require(
+            int(data.min_separation) >= needed, "data.min_separation", data.min_separation,
+            f"an integer >= {needed}: closer {data.composition}-composed bumps of sigma={data.sigma:g} merge into one dark component",
+        )
+
+    def _probe(self, trainer: L.Trainer) -> DirectionProbe:
+        dm, options = trainer.datamodule, dict(self.direction_options)
+        locations = options.pop("locations")
+        if locations is None:  # the four corners of the placement grid: the farthest apart
+            lo, hi = float(dm.spec.low), float(dm.spec.high)
+            locations = [[lo, lo], [hi, lo], [lo, hi], [hi, hi]]
+        return DirectionProbe(torch.tensor([[float(v) for v in p] for p in locations]), dm.max_conditions, **options)
+
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module) -> None:
         if trainer.sanity_checking or not pl_module.eval_samples.labels:
             return
-        self.sample_seconds = pl_module.eval_samples.seconds
-        conditions, images, _ = pl_module.eval_samples.cat()
+        samples, dm = pl_module.eval_samples, trainer.datamodule
+        label = f"{type(pl_module.model).__name__} / regime {dm.regime}"
+        self.sample_seconds = samples.seconds
+        conditions, images, _ = samples.cat()
         scores = score_scenes(images.numpy(), conditions.numpy(), self.tolerance, self.ink_threshold)
         self.per_k = per_count_metrics(scores)
-        metrics = summarise(self.per_k, self.train_counts)
-        if self.directions is not None:
-            p = self.directions
-            dirs = condition_directions(pl_module.model, p.locations, p.max_conditions, p.t, p.num_noise, p.layer, p.seed)
-            self.cosines = cosine_matrix(dirs)
-            metrics.update({f"directions/{k}": v for k, v in off_diagonal_summary(self.cosines).items()})
-            plot_cosines(self.cosines, self.out_dir / "cosines.png", f"{self.label} ({p.layer}, t={p.t})")
+        metrics = summarise(self.per_k, dm.train_counts)
+        p = self._probe(trainer)
+        dirs = condition_directions(pl_module.model, p.locations, p.max_conditions, p.t, p.num_noise, p.layer, p.seed)
+        self.cosines = cosine_matrix(dirs)
+        metrics.update({f"directions/{k}": v for k, v in off_diagonal_summary(self.cosines).items()})
+        plot_cosines(self.cosines, self.out_dir / "cosines.png", f"{label} ({p.layer}, t={p.t})")
+        metrics.update(self._measure_locality(trainer, pl_module, label))
+        losses = samples.loss_per_label()
+        if losses is not None:
+            metrics["eval/loss"] = losses.mean().item()
         metrics["eval/sample_seconds"] = self.sample_seconds
         for key, value in metrics.items():
             pl_module.log(key, value)
+        if samples.train_loss is not None:
+            metrics["train/interval_loss"] = samples.train_loss
         self.latest = metrics
         self.history.append({"step": trainer.global_step, **metrics})
         log.info(
             "step %d: match per k %s (in %.3f, out %.3f)", trainer.global_step,
             {k: round(v["match"], 3) for k, v in self.per_k.items()}, metrics["eval/match_in"], metrics["eval/match_out"],
         )
-        curves = {self.label or "model": {k: v["match"] for k, v in self.per_k.items()}}
-        plot_accuracy_vs_k(curves, self.train_counts, self.out_dir / "accuracy_vs_k.png")
+        plot_accuracy_vs_k({label: {k: v["match"] for k, v in self.per_k.items()}}, dm.train_counts, self.out_dir / "accuracy_vs_k.png")
         plot_sample_grid(images, conditions, self.out_dir / "samples_by_k.png", self.per_count)
+
+    def _measure_locality(self, trainer: L.Trainer, pl_module, label: str) -> dict[str, float]:
+        """Pixel and conditional locality against the timestep, on multi-bump evaluation requests."""
+        o, dm = self.locality_options, trainer.datamodule
+        if not o["requests"]:
+            return {}
+        several = torch.nonzero(dm.eval_conditions[:, :, 2].sum(dim=1) >= 2)[:, 0][: o["requests"]]
+        if len(several) == 0:
+            return {}
+        images, conditions = dm.eval_images[several], dm.eval_conditions[several]
+        schedule = pl_module._schedule_on(pl_module.device)
+        steps = timestep_grid(schedule.num_steps, o["timesteps"])
+        self.locality = {
+            "pixels": pixel_locality(pl_module.model, images, conditions, schedule, steps, radius=o["pixel_radius"], seed=o["seed"]),
+            "conditions": conditional_locality(pl_module.model, images, conditions, schedule, steps, radius=o["condition_radius"], seed=o["seed"]),
+        }
+        plot_locality(self.locality, self.out_dir / "locality_vs_t.png", schedule, label)
+        return locality_metrics(self.locality)
+
+    def record_sections(self) -> dict:
+        """What the run's record keeps beyond the flat metrics."""
+        locality = {
+            name: {"timesteps": curve.timesteps.tolist(), "mean": curve.mean.tolist(), "std": curve.std.tolist(), "radius": curve.radius}
+            for name, curve in self.locality.items()
+        }
+        return {
+            "per_count": {str(k): v for k, v in self.per_k.items()},
+            "cosines": self.cosines.tolist() if self.cosines is not None else None,
+            "locality": locality,
+        }
+
+    def state_dict(self) -> dict:
+        return {"history": self.history}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.history = list(state_dict.get("history", []))
+
+
+def layer_names(model_class, node) -> tuple[str, ...]:
+    """Layers of the configured model that the direction probe may read (besides ``output``)."""
+    if hasattr(model_class, "LAYERS") and model_class.LAYERS:
+        return tuple(model_class.LAYERS)
+    return tuple(f"block{i + 1}" for i in range(int(node.get("depth", 0))))

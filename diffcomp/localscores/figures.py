@@ -1,13 +1,12 @@
 """Figures of the length-generalisation experiment: accuracy against k, and sample grids.
 
 Each job draws its own curve (``accuracy_vs_k.png``) and samples (``samples_by_k.png``); for a sweep
-over ``task.model`` and ``task.regime``, ``python -m diffcomp.localscores.figures <sweep dir>`` reads
-every complete ``results.json`` below the directory and draws one curve per model/regime.
+over the model and the regime, :func:`compare_sweep` reads every complete ``results.json`` below the
+sweep directory and draws one curve per model/regime (the experiment's figure).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Mapping
 
 import torch
 
-from diffcomp.eval.callback import image_grid
+from diffcomp.data.render import image_grid
 
 _PER_K = re.compile(r"^eval/k(\d+)/(\w+)$")
 
@@ -115,29 +114,17 @@ def compare_sweep(sweep_dir: Path, out: Path | None = None, metric: str = "match
     curves, train_counts = {}, set()
     for record_path in sorted(Path(sweep_dir).rglob("results.json")):
         record = json.loads(record_path.read_text())
-        task = (record.get("config") or {}).get("task") or {}
-        if record.get("status") != "complete" or task.get("name") != "local_scores":
+        config = record.get("config") or {}
+        data, model = config.get("data") or {}, config.get("model") or {}
+        if record.get("status") != "complete" or "regime" not in data:
             continue
-        label = f"{task.get('model')} / regime {task.get('regime')}"
+        label = f"{str(model.get('_target_', '?')).rsplit('.', 1)[-1]} / regime {data.get('regime')}"
         if label in curves:
             label = f"{label} ({record_path.parent.name})"
         curves[label] = per_k_from_metrics(record.get("metrics", {}), metric)
-        train_counts.update(task.get("train_counts") or [])
+        train_counts.update(data.get("train_counts") or [])
     if not curves:
         raise FileNotFoundError(f"no complete local_scores results.json below {sweep_dir}")
     path = Path(out) if out else Path(sweep_dir) / f"local_scores_{metric}_vs_k.png"
     plot_accuracy_vs_k(curves, sorted(train_counts), path, metric.replace("_", " "), fraction=metric != "count_error")
     return path
-
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("sweep_dir", type=Path)
-    parser.add_argument("--metric", default="match", choices=("match", "recall", "count_error", "exact_count"))
-    parser.add_argument("--out", type=Path, default=None)
-    args = parser.parse_args(argv)
-    print(compare_sweep(args.sweep_dir, args.out, args.metric))
-
-
-if __name__ == "__main__":
-    main()

@@ -31,6 +31,13 @@ class SetConditionedUNet(UNet):
     Args: those of :class:`~diffcomp.model.unet.UNet`, plus ``pooling`` (``sum`` or ``mean``).
     """
 
+    @classmethod
+    def validate_config(cls, node, prefix: str = "model", root=None) -> None:
+        from diffcomp.config.checks import choice
+
+        super().validate_config(node, prefix)
+        choice(node, "pooling", POOLINGS, prefix=prefix)
+
     def __init__(
         self,
         image_size: int = 16,

@@ -67,6 +67,21 @@ class LocalDenoiser(nn.Module):
         cond_sigma, cond_radius: width (papers' convention) and half-window of the rendered conditions.
     """
 
+    LAYERS = ()  # no probed layer: the direction probe reads the output or a block by name
+
+    @classmethod
+    def validate_config(cls, node, prefix: str = "model", root=None) -> None:
+        from diffcomp.config.checks import number, require
+
+        size = node.get("image_size")
+        require(isinstance(size, int) and 4 <= size <= 256, "data.size", size, "an integer in [4, 256]")
+        number(node, "width", lo=1, integer=True, prefix=prefix)
+        number(node, "depth", lo=0, integer=True, prefix=prefix)
+        encoding = int(number(node, "encoding_dim", lo=2, integer=True, prefix=prefix))
+        require(encoding % 2 == 0, f"{prefix}.encoding_dim", encoding, "an even integer >= 2")
+        number(node, "cond_sigma", lo=0, lo_open=True, prefix=prefix)
+        number(node, "cond_radius", lo=0, integer=True, prefix=prefix)
+
     def __init__(
         self,
         image_size: int = 16,

@@ -29,22 +29,39 @@ entries grow at rate ``2 (a_i + a_j)``, so when the largest-``a`` concept satura
 still tilted towards the other concepts. If that tilt points towards ``x_b`` (same-sign entries),
 the OOD output first heads to the composition (loss falls), then the off-diagonal "minor" entries are
 suppressed and it swings back to the training cluster of that concept (loss rises), and finally the
-remaining concepts are learned (loss falls again). With ``init="positive"`` (entries ``|N(0,1)|``
-times ``init_scale``) the tilt points towards ``x_b`` by construction; with Gaussian entries its sign
-is random, so only some seeds show a visible swing. The one-layer model has no such coupling:
-each column relaxes independently and the OOD loss can only wiggle at order ``init_scale^2``.
+remaining concepts are learned (loss falls again). With the paper's small Gaussian initialisation
+(the default, ``init="gaussian"``: entries ``init_scale * N(0, 1)``) the tilt's sign is random, so
+only some seeds swing by, which is why the task runs a list of seeds and reports the fraction;
+``init="positive"`` (``|N(0, 1)|`` entries) makes the tilt point towards ``x_b`` by construction.
+The one-layer model has no such coupling: each column relaxes independently and the OOD loss can
+only wiggle at order ``init_scale^2``.
 
 Documented setting (``conf/task/identity_mapping.yaml``): d = s = 3, mu = (1, 1.5, 3), sigma = 0.05,
-n = 100, init "positive" with scale 0.1, seed 0, lr 0.02. The symmetric model's OOD loss goes
-4.72 -> 0.67 (step 18) -> 1.03 (step 43) -> 1e-29, the output swinging from near the composition back
-to the cluster mu_3 e_3; 9 of seeds 0-9 rise by more than 1 % of the initial loss (6 of 10 with
-Gaussian init). The suggested mu = (1, 1.5, 2.2) swings less (0.59 at step 34 -> 0.64 at step 51,
-1.8 %; 5 of 10 seeds positive, 3 of 10 Gaussian), because its leading concept is less dominant.
+n = 100, lr 0.02, 1 500 steps, init_scale 0.1, seeds 0-9 (~6 s on the 2-core CPU). Seeds whose OOD
+loss swings by (rises by more than 1 % of its initial value between two falls):
+
+    model       gaussian (default)   positive
+    linear      0 / 10               0 / 10
+    symmetric   6 / 10  (6 / 20)     9 / 10  (19 / 20)
+    mlp         0 / 10               10 / 10 (20 / 20)
+
+(in brackets: seeds 0-19; the Gaussian fraction is noisy - seeds 10-19 give none). The Gaussian
+swings are small: the largest rise is 1.4 % of the initial loss in the median seed and 8.3 % at
+most (seed 9: 0.39 at step 17 -> 0.74 at step 40). They also fade with the initialisation scale
+(symmetric, Gaussian, seeds 0-19: 6 / 20 at 0.1, 2 / 20 at 0.01, 0 / 20 at 0.001, with 3 000 steps
+for the smaller two), because the longer plateau lets the minor entries fall further behind before
+the first concept saturates. Every model learns concept 3 (largest mu) first in every seed; linear
+and symmetric reach 90 % in the order 3, 2, 1 in all seeds (the mlp in 5 of 10: in the others one
+concept's Jacobian entry at x_b never reaches 0.9). The one-layer model follows the closed form
+within 1.3 % of ``||x_b||`` in the worst seed (the lr = 0.02 discretisation and the sample
+covariance). With the weaker mu = (1, 1.5, 2.2) the symmetric model swings by in 3 / 10 seeds
+(Gaussian) and 5 / 10 (positive).
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
@@ -52,7 +69,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 from diffcomp.config.errors import ConfigError
-from diffcomp.theory import checks
+from diffcomp.config import checks
 
 MODELS = ("linear", "symmetric", "mlp")
 INITS = ("gaussian", "positive")
@@ -214,11 +231,26 @@ def has_swing_by(ood_loss: np.ndarray, tolerance: float = 0.01) -> bool:
     return sb["trough_step"] > 0 and sb["relative_amplitude"] > tolerance and sb["final_value"] < sb["trough_value"]
 
 
-def learned_in_order(jacobians: np.ndarray, a: np.ndarray, fraction: float) -> bool:
-    """Whether the concepts reach ``fraction`` of their target in decreasing order of ``a`` (the theory)."""
-    s = int(np.count_nonzero(a))
+def learning_order(jacobians: np.ndarray, fraction: float, s: int) -> list[int]:
+    """Concepts (0-based) in the order their diagonal entry reaches ``fraction``; never-reached ones last."""
     steps = learning_steps(jacobians, fraction, s)
-    return bool(not np.isnan(steps).any() and np.all(np.diff(steps[np.argsort(-a[:s], kind="stable")]) >= 0))
+    return [int(p) for p in np.argsort(np.where(np.isnan(steps), np.inf, steps), kind="stable")]
+
+
+def learned_in_order(jacobians: np.ndarray, strength: np.ndarray, fraction: float) -> bool:
+    """Whether every concept reaches ``fraction`` and a stronger one never after a weaker one.
+
+    ``strength`` ranks the concepts: ``mu`` (signal strength) or ``a`` (the theory's rate,
+    ``sigma_p^2 + mu_p^2 / s``); its non-zero entries are the concepts. Ties impose no order.
+    """
+    strength = np.asarray(strength, dtype=float)
+    s = int(np.count_nonzero(strength))
+    steps = learning_steps(jacobians, fraction, s)
+    if np.isnan(steps).any():
+        return False
+    stronger = strength[:s, None] > strength[None, :s]  # [i, j]: concept i is stronger than j
+    later = steps[:, None] > steps[None, :]  # [i, j]: concept i is learned after j
+    return not bool(np.any(stronger & later))
 
 
 def closed_form_error(history: dict, w0: np.ndarray, a: np.ndarray, lr: float, z: np.ndarray) -> float:
@@ -227,7 +259,67 @@ def closed_form_error(history: dict, w0: np.ndarray, a: np.ndarray, lr: float, z
     return float(np.linalg.norm(history["ood_output"] - f_theory, axis=1).max() / np.linalg.norm(z))
 
 
-def plot_ood_loss(histories: dict[str, dict], path: Path) -> None:
+def order_label(order: Sequence[int]) -> str:
+    """``[2, 1, 0]`` -> ``"3>2>1"`` (1-based concepts, first learned first)."""
+    return ">".join(str(p + 1) for p in order)
+
+
+def seed_record(model: str, seed: int, h: dict, mu: Sequence[float], a: np.ndarray, fractions: Sequence[float],
+                tolerance: float) -> dict:
+    """One (model, seed) run reduced to what the seed summary needs (JSON-serialisable)."""
+    s = len(mu)
+    sb = swing_by(h["ood_loss"])
+    row = {"model": model, "seed": int(seed), "swing_by": has_swing_by(h["ood_loss"], tolerance), **sb,
+           "ood_loss_initial": float(h["ood_loss"][0]), "train_loss_final": float(h["train_loss"][-1]),
+           "cluster_loss_final": [float(v) for v in h["cluster_loss"][-1]]}
+    for fraction in fractions:
+        f = f"{float(fraction):g}"
+        row[f"learn_steps_{f}"] = [float(v) for v in learning_steps(h["jacobian"], float(fraction), s)]
+        row[f"order_{f}"] = order_label(learning_order(h["jacobian"], float(fraction), s))
+        row[f"in_order_of_mu_{f}"] = learned_in_order(h["jacobian"], np.asarray(mu, float), float(fraction))
+        row[f"in_order_of_a_{f}"] = learned_in_order(h["jacobian"], a, float(fraction))
+    return row
+
+
+def summarise_seeds(rows: list[dict], mu: Sequence[float], fractions: Sequence[float]) -> dict:
+    """Flat metrics of one model over its seeds: how often it swings by and learns the strongest concept first.
+
+    ``swing_by_fraction`` is the share of seeds whose OOD loss falls, rises by more than the tolerance
+    and falls again; ``first_learned_{f}`` the concept (1-based) most often first to reach ``f``,
+    ``first_learned_is_strongest_{f}`` how often that is the largest-``mu`` concept.
+    """
+    model = rows[0]["model"]
+    s, strongest = len(mu), int(np.argmax(mu))
+    amplitude = np.array([r["relative_amplitude"] for r in rows])
+    out = {
+        f"{model}/swing_by_fraction": float(np.mean([r["swing_by"] for r in rows])),
+        f"{model}/swing_by_seeds": int(sum(r["swing_by"] for r in rows)),
+        f"{model}/seeds": len(rows),
+        f"{model}/swing_relative_amplitude_median": float(np.median(amplitude)),
+        f"{model}/swing_relative_amplitude_max": float(amplitude.max()),
+        f"{model}/ood_loss_initial_mean": float(np.mean([r["ood_loss_initial"] for r in rows])),
+        f"{model}/ood_loss_final_max": float(max(r["final_value"] for r in rows)),
+        f"{model}/train_loss_final_max": float(max(r["train_loss_final"] for r in rows)),
+    }
+    for p in range(s):
+        out[f"{model}/cluster{p + 1}_loss_final_max"] = float(max(r["cluster_loss_final"][p] for r in rows))
+    for fraction in fractions:
+        f = f"{float(fraction):g}"
+        steps = np.array([r[f"learn_steps_{f}"] for r in rows])  # [seeds, s]
+        for p in range(s):
+            column = steps[:, p][~np.isnan(steps[:, p])]
+            out[f"{model}/learn_step_{f}_c{p + 1}"] = float(np.median(column)) if len(column) else float("nan")
+        reached = ~np.isnan(steps).all(axis=1)
+        firsts = np.argmin(np.where(np.isnan(steps), np.inf, steps), axis=1)  # per seed; meaningless unless reached
+        counts = np.bincount(firsts[reached], minlength=s)
+        out[f"{model}/first_learned_{f}"] = int(counts.argmax()) + 1 if counts.any() else 0  # 0: none reached
+        out[f"{model}/first_learned_is_strongest_{f}"] = float(np.mean(reached & (firsts == strongest)))
+        out[f"{model}/learned_in_order_of_mu_{f}"] = float(np.mean([r[f"in_order_of_mu_{f}"] for r in rows]))
+        out[f"{model}/learned_in_order_of_a_{f}"] = float(np.mean([r[f"in_order_of_a_{f}"] for r in rows]))
+    return out
+
+
+def plot_ood_loss(histories: dict[str, dict], path: Path, title: str = "") -> None:
     """OOD loss over steps, one line per setting: early dynamics (log step, linear loss) and the whole run (log loss).
 
     Each swing-by's trough (triangle) and peak (cross) are marked.
@@ -250,12 +342,49 @@ def plot_ood_loss(histories: dict[str, dict], path: Path) -> None:
         ax.set_xlabel("GD step + 1")
         ax.set_ylabel("OOD loss ½‖f(x_b) − x_b‖²")
     axes[0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
-def plot_concept_trajectory(histories: dict[str, dict], mu: Sequence[float], path: Path) -> None:
+def plot_ood_loss_by_seed(curves: dict[str, dict[int, np.ndarray]], tolerance: float, path: Path) -> None:
+    """OOD loss over training for every seed, a panel per model: swing-by seeds in colour with their
+    trough (triangle) and peak (cross), the other seeds thin and grey."""
+    import matplotlib.pyplot as plt
+
+    models = list(curves)
+    fig, axes = plt.subplots(1, len(models), figsize=(4.3 * len(models), 3.7), squeeze=False)
+    palette = [plt.get_cmap("tab10")(k) for k in (0, 1, 2, 3, 4, 5, 6, 8, 9)]  # tab10 without its grey
+    for ax, model in zip(axes[0], models):
+        swings = 0
+        for seed, loss in curves[model].items():
+            steps = np.arange(len(loss)) + 1
+            if has_swing_by(loss, tolerance):
+                colour = palette[swings % len(palette)]
+                swings += 1
+                label = f"seed {seed}" if swings <= 12 else None  # a legend of at most 12 seeds
+                ax.plot(steps, loss, color=colour, linewidth=1.6, label=label, zorder=3)
+                sb = swing_by(loss)
+                ax.plot(sb["trough_step"] + 1, sb["trough_value"], "v", color=colour, markersize=6, zorder=4)
+                ax.plot(sb["peak_step"] + 1, sb["peak_value"], "x", color=colour, markersize=7, zorder=4)
+            else:
+                ax.plot(steps, loss, color="0.6", linewidth=0.8, zorder=2)
+        ax.set_xscale("log")
+        ax.set_ylim(0, None)
+        ax.set_xlabel("GD step + 1")
+        ax.set_title(f"{model}: {swings} of {len(curves[model])} seeds swing by", fontsize=9)
+        if swings:
+            ax.legend(fontsize=7, title="swing-by", title_fontsize=7)
+    axes[0][0].set_ylabel("OOD loss ½‖f(x_b) − x_b‖²")
+    fig.suptitle(f"grey: no swing-by (a rise > {tolerance:g} × initial loss between two falls)", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_concept_trajectory(histories: dict[str, dict], mu: Sequence[float], path: Path, title: str = "") -> None:
     """The OOD output's path in concept space, as pairwise 2D projections of the first (up to) 3 concepts."""
     import matplotlib.pyplot as plt
 
@@ -280,13 +409,14 @@ def plot_concept_trajectory(histories: dict[str, dict], mu: Sequence[float], pat
         ax.set_ylabel(f"concept {j + 1}")
         ax.set_aspect("equal", adjustable="datalim")
     axes[0][0].legend(fontsize=7)
-    fig.suptitle("OOD output f(x_b) over training (dot: start, ▼/✕: swing-by trough/peak, squares: training clusters)", fontsize=9)
+    fig.suptitle((title + ": " if title else "") + "OOD output f(x_b) over training "
+                 "(dot: start, ▼/✕: swing-by trough/peak, squares: training clusters)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
-def plot_jacobians(histories: dict[str, dict], path: Path) -> None:
+def plot_jacobians(histories: dict[str, dict], path: Path, title: str = "") -> None:
     """Jacobian entries over steps per model: diagonal ("major") solid, off-diagonal ("minor") thin."""
     import matplotlib.pyplot as plt
 
@@ -298,7 +428,7 @@ def plot_jacobians(histories: dict[str, dict], path: Path) -> None:
             for j in range(d):
                 ax.plot(h["step"] + 1, jac[:, i, j], linewidth=1.6 if i == j else 0.7,
                         linestyle="-" if i == j else "--", label=f"w{i + 1}{j + 1}" if d <= 4 else None)
-        ax.set_title(label)
+        ax.set_title(f"{label}" + (f" ({title})" if title else ""))
         ax.set_xscale("log")
         ax.set_xlabel("GD step + 1")
         if d <= 4:
@@ -316,6 +446,16 @@ def model_list(task: DictConfig) -> list[str]:
     return names
 
 
+def seed_list(task: DictConfig) -> list[int]:
+    """``[task.seed]`` when a single seed is set, else ``task.seeds`` (one int or a list)."""
+    if task.get("seed") is not None:
+        return [int(checks.number(task, "seed", lo=0, integer=True))]
+    seeds = [int(s) for s in checks.numbers(task, "seeds", lo=0, integer=True)]
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError("task.seeds", list(seeds), "distinct non-negative integers (a repeated seed would count twice)")
+    return seeds
+
+
 def validate(cfg: DictConfig) -> DictConfig:
     """Check every parameter of the task (whole job config or task node); returns the task node."""
     task = checks.task_node(cfg)
@@ -329,7 +469,7 @@ def validate(cfg: DictConfig) -> DictConfig:
     checks.number(task, "init_scale", lo=0, hi=10, lo_open=True)
     checks.choice(task, "init", INITS)
     checks.number(task, "hidden", lo=1, hi=1e5, integer=True)
-    checks.number(task, "seed", lo=0, integer=True)
+    seed_list(task)
     checks.numbers(task, "learn_fractions", lo=0, hi=1, lo_open=True, hi_open=True)
     checks.number(task, "swing_tolerance", lo=0)
     model_list(task)
@@ -337,57 +477,67 @@ def validate(cfg: DictConfig) -> DictConfig:
 
 
 def run(cfg: DictConfig, out_dir: Path) -> dict:
-    """Task entry: train each model on SIM, record the dynamics, compare to theory, draw the figures.
+    """Task entry: train each model on SIM for every seed, summarise over seeds, draw the figures.
 
-    Returns ``{"metrics": {...flat scalars...}, "timings": {...}}`` as :mod:`diffcomp.tasks` expects.
+    Returns ``{"metrics": {...flat scalars...}, "timings": {...}, "per_seed": [...], "learning_order": {...}}``;
+    the detailed figures (``ood_loss.png``, ``concept_trajectory.png``, ``jacobian_entries.png``) show
+    the first seed, ``ood_loss_by_seed.png`` every seed.
     """
     task = validate(cfg)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    d, n, steps, seed = int(task.d), int(task.n), int(task.steps), int(task.seed)
+    d, n, steps = int(task.d), int(task.n), int(task.steps)
     mu = [float(m) for m in task.mu]
     s = len(mu)
     sigma = [float(v) for v in task.sigma] if not isinstance(task.sigma, (int, float)) else float(task.sigma)
     lr, tolerance = float(task.lr), float(task.swing_tolerance)
-    x, cluster = sim_dataset(mu, sigma, d, n, seed)
+    fractions = [float(f) for f in checks.numbers(task, "learn_fractions")]
+    seeds, models = seed_list(task), model_list(task)
     z = ood_point(mu, d)
     a = second_moments(mu, sigma, d)
 
-    metrics: dict = {f"theory/a{p + 1}": float(a[p]) for p in range(s)}
-    timings, histories, arrays = {}, {}, {"a": a, "x": x, "ood_point": z}
-    for model in model_list(task):
-        params = init_params(model, d, float(task.init_scale), str(task.init), seed, int(task.hidden))
-        start = time.perf_counter()
-        h = train(model, params, x, cluster, z, lr, steps)
-        timings[f"{model}_train_s"] = time.perf_counter() - start
-        histories[model] = h
-        sb = swing_by(h["ood_loss"])
-        metrics.update({
-            f"{model}/train_loss_final": float(h["train_loss"][-1]),
-            f"{model}/ood_loss_initial": float(h["ood_loss"][0]),
-            f"{model}/ood_loss_final": sb["final_value"],
-            f"{model}/ood_trough_value": sb["trough_value"],
-            f"{model}/ood_trough_step": sb["trough_step"],
-            f"{model}/ood_peak_value": sb["peak_value"],
-            f"{model}/ood_peak_step": sb["peak_step"],
-            f"{model}/swing_relative_amplitude": sb["relative_amplitude"],
-            f"{model}/swing_by": has_swing_by(h["ood_loss"], tolerance),
-        })
-        for p in range(s):
-            metrics[f"{model}/cluster{p + 1}_loss_final"] = float(h["cluster_loss"][-1, p])
-        for fraction in task.learn_fractions:
-            learned = learning_steps(h["jacobian"], float(fraction), s)
-            for p in range(s):
-                metrics[f"{model}/learn_step_{float(fraction):g}_c{p + 1}"] = float(learned[p])
-        metrics[f"{model}/learned_in_order_of_a"] = learned_in_order(h["jacobian"], a, float(max(task.learn_fractions)))
-        if model == "linear":
-            metrics["linear/closed_form_rel_error"] = closed_form_error(h, params["W"], a, lr, z)
-            arrays["linear_closed_form_ood_output"] = one_layer_closed_form(params["W"], a, lr * h["step"], z)[1]
-        for key, value in h.items():
-            arrays[f"{model}_{key}"] = value
+    timings = {f"{model}_train_s": 0.0 for model in models}
+    rows: dict[str, list[dict]] = {model: [] for model in models}
+    curves: dict[str, dict[int, np.ndarray]] = {model: {} for model in models}
+    closed_form: list[float] = []
+    shown, arrays = {}, {"a": a, "ood_point": z, "seeds": np.array(seeds)}
+    for seed in seeds:
+        x, cluster = sim_dataset(mu, sigma, d, n, seed)
+        for model in models:
+            params = init_params(model, d, float(task.init_scale), str(task.init), seed, int(task.hidden))
+            start = time.perf_counter()
+            h = train(model, params, x, cluster, z, lr, steps)
+            timings[f"{model}_train_s"] += time.perf_counter() - start
+            rows[model].append(seed_record(model, seed, h, mu, a, fractions, tolerance))
+            curves[model][seed] = h["ood_loss"]
+            if model == "linear":
+                closed_form.append(closed_form_error(h, params["W"], a, lr, z))
+            if seed == seeds[0]:
+                shown[model] = h
+                arrays.update({f"{model}_{key}": value for key, value in h.items()})
+                if model == "linear":
+                    arrays["linear_closed_form_ood_output"] = one_layer_closed_form(params["W"], a, lr * h["step"], z)[1]
+                arrays["x"] = x
+        for model in models:
+            arrays.setdefault(f"{model}_ood_loss_by_seed", []).append(curves[model][seed])
 
-    np.savez(out_dir / "identity_mapping.npz", **arrays)
-    plot_ood_loss(histories, out_dir / "ood_loss.png")
-    plot_concept_trajectory(histories, mu, out_dir / "concept_trajectory.png")
-    plot_jacobians(histories, out_dir / "jacobian_entries.png")
-    return {"metrics": metrics, "timings": timings}
+    summaries = {model: summarise_seeds(rows[model], mu, fractions) for model in models}
+    # the headline first: how often each model swings by, and the one-layer closed-form check
+    metrics: dict = {f"{model}/swing_by_fraction": summaries[model][f"{model}/swing_by_fraction"] for model in models}
+    if closed_form:
+        metrics["linear/closed_form_rel_error"] = float(max(closed_form))  # the worst seed
+    for model in models:
+        metrics.update(summaries[model])
+    metrics.update({f"theory/a{p + 1}": float(a[p]) for p in range(s)})
+    order = {model: {f"{f:g}": dict(Counter(r[f"order_{f:g}"] for r in rows[model]).most_common()) for f in fractions}
+             for model in models}
+
+    np.savez(out_dir / "identity_mapping.npz", **{k: np.asarray(v) for k, v in arrays.items()})
+    title = f"seed {seeds[0]}, init {task.init}"
+    plot_ood_loss_by_seed(curves, tolerance, out_dir / "ood_loss_by_seed.png")
+    plot_ood_loss(shown, out_dir / "ood_loss.png", title)
+    plot_concept_trajectory(shown, mu, out_dir / "concept_trajectory.png", title)
+    plot_jacobians(shown, out_dir / "jacobian_entries.png", title)
+    return {"metrics": metrics, "timings": timings, "per_seed": [r for model in models for r in rows[model]],
+            "learning_order": order}
+

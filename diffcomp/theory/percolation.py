@@ -4,22 +4,46 @@ Why: the paper argues that a diffusion model builds a faithful 2D manifold only 
 images form one large connected cluster, two images being connected when their overlap
 (:mod:`diffcomp.theory.overlap`) exceeds a threshold. This module simulates that graph on the
 paper's setup - the 1 024 pixel-centred labels of the d = 1 grid on a 32 x 32 canvas, of which a
-fraction lambda is kept (the count :func:`~diffcomp.data.labels.nested_subsample` keeps, so the
-simulated subsets are exactly the training subsets of the experiments) - and reports, per sigma, the mean fraction of the kept points in
-the largest cluster (Fig. 6c at threshold 0.005, Fig. 14b at 0.05) and where it first crosses 1/2.
+fraction lambda is kept - and reports, per sigma and threshold, the mean fraction of the kept points
+in the largest cluster (Fig. 6c at threshold 0.005, Fig. 13 at several, Fig. 14b at 0.05) and the
+lambda beyond which that mean stays at or above 1/2 (``lambda_half``).
 
-The subsets come from :func:`diffcomp.data.labels.nested_subsample`, so they are nested across
-lambda and identical across sigma for one seed, as in the experiments (D.2). The overlap matrix is
-computed once per sigma and sliced, so the whole Fig. 6c grid takes seconds on a CPU.
+The kept points are exactly the training subsets of the experiments: those of
+:func:`diffcomp.data.labels.nested_subsample`, nested across lambda and identical across sigma for
+one seed (D.2). Because they are nested, one pass per seed serves every lambda: an edge appears at
+the first lambda keeping both its ends, and Kruskal's union-find over the minimum spanning forest of
+those appearance times (the forest has the same components as the whole graph at every lambda)
+gives the largest cluster at all lambdas at once; the overlap matrix is computed once per sigma.
 
-Measured (5 seeds, lambda = 0.1 .. 1.0, "self" normalisation; "norm" gives the same numbers here):
-the mean ratio first reaches 1/2 at lambda = NaN / 0.139 / <=0.1 / <=0.1 / <=0.1 for
-sigma = 0.1 / 0.5 / 1 / 1.5 / 2 at threshold 0.005, and NaN / 0.186 / <=0.1 ... at 0.05: sigma = 0.1
-never connects (its unit-neighbour overlap is 2e-11), as the paper's D.1 notes.
+Thresholds. At a given sigma a threshold decides which neighbours count: for sigma = 0.3 the
+unit-neighbour overlap is 0.088, the diagonal one 0.0077 and the distance-2 one 0.0039, so 0.1
+leaves no edge, 0.05 and 0.01 the 4-neighbour square lattice (site percolation threshold 0.593),
+0.005 adds the diagonals (0.407) and 0.001 the distance-2 neighbours. The default spread
+0.001 / 0.005 / 0.01 / 0.05 / 0.1 therefore contains the paper's 0.005 (Fig. 6c) and 0.05 (Fig. 14b)
+and reaches from "sigma = 0.3 percolates early" to "sigma = 0.3 never percolates", the behaviour
+Fig. 13 describes ("given a large enough threshold overlap, some datasets with small sigma never
+percolate").
+
+Measured with the defaults (5 seeds, 21 lambdas 0.02 .. 1, "self" normalisation; the sweep takes
+~2 s and the whole task ~4 s with figures on the 2-core development CPU), ``lambda_half``
+(``<= 0.02``: already reached at the smallest lambda; ``never``: not even at lambda = 1):
+
+    sigma  overlap(d=1)  thr 0.001  thr 0.005  thr 0.01  thr 0.05  thr 0.1
+    0.1    2e-11         never      never      never     never     never
+    0.3    0.088         0.288      0.400      0.585     0.585     never
+    0.5    0.51          0.081      0.137      0.164     0.188     0.288
+    1      0.88          <= 0.02    0.025      0.028     0.050     0.053
+    1.5    0.95          <= 0.02    <= 0.02    <= 0.02   <= 0.02   0.025
+    2      0.97          <= 0.02    <= 0.02    <= 0.02   <= 0.02   <= 0.02
+
+sigma = 0.3 at 0.005 and at 0.01 / 0.05 lands on the square lattice's site-percolation thresholds
+with 8 and 4 neighbours (0.407, 0.593), as it should: those thresholds leave exactly those edges.
+sigma = 0.1 never connects (its unit-neighbour overlap is 2e-11), as the paper's D.1 notes.
 """
 
 from __future__ import annotations
 
+import csv
 import math
 import time
 from pathlib import Path
@@ -29,12 +53,15 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 
 from diffcomp.config.errors import ConfigError
 from diffcomp.data.labels import label_grid, nested_subsample
-from diffcomp.theory import checks
+from diffcomp.config import checks
 from diffcomp.theory.overlap import NORMALIZATIONS, ink_images, overlap_curve, overlap_matrix
+
+# thresholds the paper's figures use, named in the figure's panel titles
+PAPER_FIGURES = {0.005: "Fig. 6c", 0.05: "Fig. 14b"}
 
 
 def grid_overlaps(size: int, sigma: float, grid_step: float = 1.0, normalization: str = "self") -> np.ndarray:
@@ -44,7 +71,10 @@ def grid_overlaps(size: int, sigma: float, grid_step: float = 1.0, normalization
 
 
 def largest_cluster_fraction(adjacency: np.ndarray) -> float:
-    """Size of the largest connected component of an undirected boolean graph [m, m], divided by m."""
+    """Size of the largest connected component of an undirected boolean graph [m, m], divided by m.
+
+    The definition itself; :func:`nested_mass_ratios` computes the same for nested subsets at once.
+    """
     m = len(adjacency)
     if m == 0:
         return float("nan")
@@ -52,20 +82,80 @@ def largest_cluster_fraction(adjacency: np.ndarray) -> float:
     return float(np.bincount(component).max() / m)
 
 
+def arrival_groups(count: int, fractions: Sequence[float], seed: int) -> np.ndarray:
+    """For each of ``count`` grid points, the index of the first of the increasing ``fractions`` whose
+    :func:`nested_subsample` keeps it (``len(fractions)`` if none does) [count].
+
+    Raises if the subsets are not nested, since everything downstream relies on it.
+    """
+    everything = torch.arange(count)
+    group = np.full(count, len(fractions))
+    sizes = []
+    for g in reversed(range(len(fractions))):
+        kept = nested_subsample(everything, float(fractions[g]), int(seed)).numpy()
+        group[kept] = g
+        sizes.append(len(kept))
+    if not np.array_equal(np.cumsum(np.bincount(group, minlength=len(fractions) + 1))[:-1], sizes[::-1]):
+        raise RuntimeError("nested_subsample no longer returns nested subsets; the percolation sweep assumes it")
+    return group
+
+
+def nested_mass_ratios(edges: tuple[np.ndarray, np.ndarray], group: np.ndarray, groups: int) -> np.ndarray:
+    """Largest-cluster mass ratio [groups] of the nested point sets ``{group <= g}``, g = 0 .. groups - 1.
+
+    ``edges`` = (i, j) with i < j lists the graph's edges once. An edge exists from the first set
+    holding both ends; Kruskal's union-find on the minimum spanning forest of those appearance
+    times merges the clusters in the order the growing sets do.
+    """
+    i, j = edges
+    m = len(group)
+    born = np.maximum(group[i], group[j])
+    present = born < groups
+    weights = born[present].astype(float) + 1.0  # 1-based: scipy drops zero-weight entries
+    forest = minimum_spanning_tree(csr_matrix((weights, (i[present], j[present])), shape=(m, m))).tocoo()
+    order = np.argsort(forest.data, kind="stable")
+    a, b, appear = forest.row[order], forest.col[order], forest.data[order].astype(int) - 1
+
+    parent, size = np.arange(m), np.ones(m, dtype=int)
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    kept = np.cumsum(np.bincount(group, minlength=groups + 1))[:groups]
+    ratios, largest, e = np.full(groups, np.nan), 1, 0
+    for g in range(groups):
+        while e < len(appear) and appear[e] == g:
+            ra, rb = root(a[e]), root(b[e])
+            if ra != rb:
+                if size[ra] < size[rb]:
+                    ra, rb = rb, ra
+                parent[rb] = ra
+                size[ra] += size[rb]
+                largest = max(largest, int(size[ra]))
+            e += 1
+        if kept[g] > 0:
+            ratios[g] = largest / kept[g]
+    return ratios
+
+
 def mass_ratios(
     overlaps: np.ndarray, fractions: Sequence[float], seeds: Sequence[int], threshold: float
 ) -> np.ndarray:
     """Largest-cluster mass ratio [len(fractions), len(seeds)]: edges where overlap > threshold.
 
-    For each seed the kept points are the nested prefix of one random ranking of the grid.
+    For each seed the kept points are the nested subsets of :func:`nested_subsample` (any order of
+    ``fractions``; the answer is in the order given).
     """
-    adjacency = overlaps > threshold
-    everything = torch.arange(len(overlaps))
+    fractions = np.asarray(fractions, dtype=float)
+    order = np.argsort(fractions, kind="stable")
+    edges = np.nonzero(np.triu(overlaps > threshold, k=1))
     out = np.empty((len(fractions), len(seeds)))
-    for j, seed in enumerate(seeds):
-        for i, fraction in enumerate(fractions):
-            keep = nested_subsample(everything, float(fraction), int(seed)).numpy()
-            out[i, j] = largest_cluster_fraction(adjacency[np.ix_(keep, keep)])
+    for k, seed in enumerate(seeds):
+        group = arrival_groups(len(overlaps), fractions[order], int(seed))
+        out[order, k] = nested_mass_ratios(edges, group, len(fractions))
     return out
 
 
@@ -78,7 +168,7 @@ def mass_ratio_sweep(
     grid_step: float = 1.0,
     normalization: str = "self",
 ) -> np.ndarray:
-    """Mass ratios [thresholds, sigmas, fractions, seeds]; one overlap matrix per sigma, then slices."""
+    """Mass ratios [thresholds, sigmas, fractions, seeds]; one overlap matrix per sigma, then one pass per seed."""
     out = np.empty((len(thresholds), len(sigmas), len(fractions), len(seeds)))
     for s, sigma in enumerate(sigmas):
         overlaps = grid_overlaps(size, float(sigma), grid_step, normalization)
@@ -88,57 +178,120 @@ def mass_ratio_sweep(
 
 
 def half_crossing(fractions: Sequence[float], ratio: Sequence[float], level: float = 0.5) -> float:
-    """The first lambda where ``ratio`` reaches ``level``, linearly interpolated; NaN if it never does.
+    """The lambda beyond which ``ratio`` stays at or above ``level`` (its last upward crossing,
+    linearly interpolated); NaN if it is below ``level`` at the largest lambda.
 
-    If the first lambda already reaches it, that lambda is returned (the crossing lies at or below it).
+    If ``ratio`` is at or above ``level`` everywhere, the smallest lambda is returned (the crossing
+    lies at or below it; :func:`crossing_label` writes it as such). The last rather than the first
+    crossing, because a handful of kept points can form one cluster by chance: the ratio of a tiny
+    subset is not the onset of percolation. Expects increasing ``fractions``.
     """
     x, y = np.asarray(fractions, dtype=float), np.asarray(ratio, dtype=float)
-    above = np.flatnonzero(y >= level)
-    if len(above) == 0:
-        return float("nan")
-    i = int(above[0])
-    if i == 0:
+    below = np.flatnonzero(~(y >= level))
+    if len(below) == 0:
         return float(x[0])
-    return float(x[i - 1] + (level - y[i - 1]) * (x[i] - x[i - 1]) / (y[i] - y[i - 1]))
+    i = int(below[-1])
+    if i == len(y) - 1:
+        return float("nan")
+    return float(x[i] + (level - y[i]) * (x[i + 1] - x[i]) / (y[i + 1] - y[i]))
+
+
+def crossing_label(fractions: Sequence[float], ratio: Sequence[float], level: float = 0.5) -> str:
+    """:func:`half_crossing` as text for a table: ``0.412``, ``<= 0.02`` (reached at the smallest
+    lambda), ``never`` (not at lambda = 1) or ``> 0.8`` (not at the largest lambda, below 1)."""
+    x, y = np.asarray(fractions, dtype=float), np.asarray(ratio, dtype=float)
+    value = half_crossing(x, y, level)
+    if math.isnan(value):
+        return "never" if x[-1] >= 1.0 else f"> {x[-1]:g}"
+    if np.all(y >= level):
+        return f"<= {value:g}"
+    return f"{value:.3f}"
+
+
+def crossing_table(
+    fractions: Sequence[float], ratios: np.ndarray, sigmas: Sequence[float], thresholds: Sequence[float],
+    level: float = 0.5, unit_overlaps: Sequence[float] | None = None,
+) -> str:
+    """Markdown table of :func:`crossing_label` (rows sigma, columns threshold) of the seed-mean ratio.
+
+    ``ratios`` is :func:`mass_ratio_sweep`'s [thresholds, sigmas, fractions, seeds]; the optional
+    ``unit_overlaps`` (one per sigma) become a column, since they explain the rows.
+    """
+    mean = np.asarray(ratios).mean(axis=3)
+    head = ["σ"] + (["overlap at d = 1"] if unit_overlaps is not None else [])
+    head += [f"thr {t:g}" + (f" ({PAPER_FIGURES[t]})" if t in PAPER_FIGURES else "") for t in thresholds]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for s, sigma in enumerate(sigmas):
+        row = [f"{sigma:g}"] + ([f"{unit_overlaps[s]:.2g}"] if unit_overlaps is not None else [])
+        row += [crossing_label(fractions, mean[t, s], level) for t in range(len(thresholds))]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def plot_overlap_curves(increments, curves: dict, thresholds: Sequence[float], path: Path, normalization: str = "self") -> None:
-    """Fig. 6b: overlap against increment, one line per sigma, thresholds dashed (log scale)."""
+    """Fig. 6b: overlap against increment, one line per sigma, thresholds dashed and labelled (log scale)."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+    fig, ax = plt.subplots(figsize=(6, 4.2))
     floor = 1e-6
     for sigma, values in curves.items():
         ax.plot(increments, np.maximum(values, floor), label=f"σ = {sigma:g}")
     for threshold in thresholds:
         ax.axhline(threshold, color="gray", linestyle="--", linewidth=0.8)
+        ax.annotate(f"{threshold:g}", (1.0, threshold), xycoords=("axes fraction", "data"), xytext=(2, 0),
+                    textcoords="offset points", va="center", fontsize=7, color="gray")
     ax.axhline(1.0, color="black", linewidth=0.5)
     ax.set_yscale("log")
     ax.set_ylim(floor, None)
     ax.set_xlabel("increment d (neighbour shift along x, pixels)")
     ax.set_ylabel("overlap ‖a∗b‖₂ / " + ("‖a∗a‖₂" if normalization == "self" else "‖a‖₂"))
+    ax.set_title("dashed: threshold overlaps", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
-def plot_mass_ratios(fractions, ratios: np.ndarray, sigmas, thresholds, path: Path) -> None:
-    """Fig. 6c / 14b: mean (± std over seeds) largest-cluster mass ratio over lambda, a panel per threshold."""
+def plot_mass_ratios(fractions, ratios: np.ndarray, sigmas, thresholds, path: Path, level: float = 0.5) -> None:
+    """Fig. 6c / 13 / 14b: seed-mean largest-cluster mass ratio over lambda (band: ± std over seeds),
+    a panel per threshold on a grid of at most three columns, one shared legend, ``lambda_half`` marked."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(thresholds), figsize=(4.5 * len(thresholds), 3.8), squeeze=False)
-    for t, (ax, threshold) in enumerate(zip(axes[0], thresholds)):
+    n = len(thresholds)
+    cols = min(3, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(max(3.6 * cols, 6.5), 3.1 * rows + (0 if n < rows * cols else 0.5)),
+                             squeeze=False, sharex=True, sharey=True)
+    colours = plt.get_cmap("viridis")(np.linspace(0.0, 0.9, len(sigmas)))
+    for t, threshold in enumerate(thresholds):
+        ax = axes.flat[t]
         for s, sigma in enumerate(sigmas):
             mean, std = ratios[t, s].mean(axis=1), ratios[t, s].std(axis=1)
-            ax.errorbar(fractions, mean, yerr=std, marker="o", markersize=3, capsize=2, label=f"σ = {sigma:g}")
-        ax.axhline(0.5, color="gray", linestyle=":", linewidth=0.8)
+            ax.plot(fractions, mean, marker="o", markersize=2.5, linewidth=1.2, color=colours[s], label=f"σ = {sigma:g}")
+            ax.fill_between(fractions, mean - std, mean + std, color=colours[s], alpha=0.18, linewidth=0)
+            crossing = half_crossing(fractions, mean, level)
+            if not math.isnan(crossing) and not np.all(mean >= level):
+                ax.plot(crossing, level, "|", color=colours[s], markersize=10, markeredgewidth=2)
+        ax.axhline(level, color="gray", linestyle=":", linewidth=0.8)
         ax.set_ylim(-0.02, 1.02)
-        ax.set_xlabel("λ (fraction of the 32×32 grid)")
+        figure = f" ({PAPER_FIGURES[threshold]})" if threshold in PAPER_FIGURES else ""
+        ax.set_title(f"threshold overlap {threshold:g}{figure}", fontsize=9)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("λ (fraction of the grid kept)")
+    for ax in axes[:, 0]:
         ax.set_ylabel("largest cluster mass ratio")
-        ax.set_title(f"threshold overlap {threshold:g}")
-        ax.legend(fontsize=8, loc="center right")
-    fig.tight_layout()
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    legend = {"fontsize": 8, "title": f"bar: λ½ (mean ≥ {level:g} beyond it)", "title_fontsize": 7}
+    if n < rows * cols:  # an empty grid cell holds the legend
+        axes.flat[n].legend(handles, labels, loc="center", **legend)
+        axes.flat[n].set_visible(True)
+        axes.flat[n].axis("off")
+        fig.tight_layout()
+    else:  # a row below the panels
+        fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), **legend)
+        fig.tight_layout(rect=(0, 0.5 / fig.get_figheight(), 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
@@ -169,15 +322,16 @@ def _key(sigma: float, threshold: float | None = None) -> str:
 
 
 def run(cfg: DictConfig, out_dir: Path) -> dict:
-    """Task entry: overlap curves, the mass-ratio sweep, half-crossings; figures and arrays in ``out_dir``.
+    """Task entry: overlap curves, the mass-ratio sweep, ``lambda_half``; figures, arrays and the
+    crossing table (``lambda_half.md``, ``lambda_half.csv``) in ``out_dir``.
 
-    Returns ``{"metrics": {...flat scalars...}, "timings": {...}}`` as :mod:`diffcomp.tasks` expects.
+    Returns ``{"metrics": {...flat scalars...}, "timings": {...}, "crossings": [...rows...]}``.
     """
     task = validate(cfg)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     sigmas = [float(s) for s in checks.numbers(task, "sigmas")]
-    fractions = [float(x) for x in checks.numbers(task, "lambdas")]
+    fractions = sorted({float(x) for x in checks.numbers(task, "lambdas")})
     seeds = [int(s) for s in checks.numbers(task, "seeds")]
     thresholds = [float(t) for t in checks.numbers(task, "thresholds")]
     size, normalization, level = int(task.size), str(task.normalization), float(task.level)
@@ -186,6 +340,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     count = math.floor(task.increment_max / task.increment_step + 1e-9) + 1
     increments = np.arange(count) * float(task.increment_step)
     curves = {s: overlap_curve(increments, s, size, task.get("reference"), normalization) for s in sigmas}
+    unit = [float(overlap_curve([1.0], s, size, (size + 1) // 2, normalization)[0]) for s in sigmas]
     curve_seconds = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -193,6 +348,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     sweep_seconds = time.perf_counter() - start
 
     metrics: dict = {}
+    rows = []
     crossings = np.empty((len(thresholds), len(sigmas)))
     for t, threshold in enumerate(thresholds):
         for s, sigma in enumerate(sigmas):
@@ -200,10 +356,11 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
             crossings[t, s] = half_crossing(fractions, mean, level)
             metrics[f"lambda_half/{_key(sigma, threshold)}"] = crossings[t, s]
             metrics[f"mass_ratio_at_max_lambda/{_key(sigma, threshold)}"] = float(mean[-1])
-    for sigma in sigmas:
-        metrics[f"overlap_unit_neighbour/{_key(sigma)}"] = float(
-            overlap_curve([1.0], sigma, size, (size + 1) // 2, normalization)[0]
-        )
+            rows.append({"sigma": sigma, "threshold": threshold, "lambda_half": crossings[t, s],
+                         "label": crossing_label(fractions, mean, level),
+                         "mass_ratio_at_min_lambda": float(mean[0]), "mass_ratio_at_max_lambda": float(mean[-1])})
+    for sigma, value in zip(sigmas, unit):
+        metrics[f"overlap_unit_neighbour/{_key(sigma)}"] = value
 
     np.savez(
         out_dir / "percolation.npz",
@@ -211,9 +368,17 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
         mass_ratio=ratios, lambda_half=crossings,
         increments=increments, overlap=np.stack([curves[s] for s in sigmas]),
     )
+    title = (f"λ½: the λ beyond which the mean (over {len(seeds)} seeds) largest-cluster mass ratio stays ≥ {level:g}; "
+             f"λ from {fractions[0]:g} to {fractions[-1]:g}, {size}×{size} grid, '{normalization}' overlap.\n\n")
+    (out_dir / "lambda_half.md").write_text(title + crossing_table(fractions, ratios, sigmas, thresholds, level, unit))
+    with open(out_dir / "lambda_half.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
     plot_overlap_curves(increments, curves, thresholds, out_dir / "overlap_vs_increment.png", normalization)
-    plot_mass_ratios(fractions, ratios, sigmas, thresholds, out_dir / "mass_ratio_vs_lambda.png")
+    plot_mass_ratios(fractions, ratios, sigmas, thresholds, out_dir / "mass_ratio_vs_lambda.png", level)
     return {
         "metrics": metrics,
         "timings": {"overlap_curves_s": curve_seconds, "mass_ratio_sweep_s": sweep_seconds},
+        "crossings": rows,
     }

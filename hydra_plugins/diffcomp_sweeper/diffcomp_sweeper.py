@@ -1,33 +1,42 @@
-"""Hydra sweeper plugin of diffcomp (Hydra only loads plugins from the ``hydra_plugins`` package).
+"""diffcomp's Hydra sweeper (Hydra finds plugins only under ``hydra_plugins``), usable by any Hydra app.
 
-It is the basic cartesian sweeper with three changes, all delegated to :mod:`diffcomp.config`:
-float ``range(...)`` sweeps expand to clean values; every job is composed and validated before any
-is launched (one bad combination fails the whole launch, naming the job and the field); and
-``dry_run=true`` lists the jobs instead of launching them. A job that fails at run time is recorded
-and reported at the end, without stopping the others; even a launcher that loses a job (a crashed
-SLURM task) only costs that job's return, and the report then reads the jobs' records.
-``hydra.sweeper.manifest_only=true`` validates and writes ``jobs.txt`` for ``slurm/array.sbatch``
-without launching anything.
+It is Hydra's basic cartesian sweeper, ``hydra.sweeper.params`` and the command line combined exactly
+as there, plus what long sweeps need; the planning is :mod:`diffcomp.sweeps.plan`, which knows no app:
+
+* float ``range(...)`` sweeps expand to clean values (0.3, not 0.30000000000000004);
+* every job is composed and passed to ``hydra.sweeper.validate`` (the app's function) before any is
+  launched: one bad combination fails the whole launch, with every bad job on one line;
+* ``dry_run=true`` (in an app that has the key) lists the jobs instead of launching them, and
+  ``hydra.sweeper.manifest_only=true`` writes ``jobs.txt`` for ``slurm/array.sbatch`` instead;
+* a job that fails at run time is reported at the end, without stopping the others.
 """
 
-
 import logging
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger(__name__)
+
+# A rejected job is a config error: its own message, exit status 2, no traceback (unless HYDRA_FULL_ERROR=1).
+CONFIG_ERROR_EXIT = 2
 
 
 @dataclass
 class DiffcompSweeperConf:
     _target_: str = "hydra_plugins.diffcomp_sweeper.diffcomp_sweeper.DiffcompSweeper"
     max_batch_size: Optional[int] = None
+    # Sweep declared in the config ({key: "a,b,c" or "range(...)"}); the command line wins per key.
+    params: Optional[Dict[str, str]] = None
+    # Dotted path of fn(job cfg) -> summary dict, raising ValueError on an invalid job; null: composing is the check.
+    validate: Optional[str] = None
     # Validate and write <sweep dir>/jobs.txt (for slurm/array.sbatch), launch nothing.
     manifest_only: bool = False
 
@@ -36,21 +45,54 @@ ConfigStore.instance().store(group="hydra/sweeper", name="diffcomp", node=Diffco
 
 
 class DiffcompSweeper(BasicSweeper):
-    def __init__(self, max_batch_size: Optional[int] = None, manifest_only: bool = False) -> None:
-        super().__init__(max_batch_size=max_batch_size)
+    """BasicSweeper's expansion, launching and return value; planning and failure reports of its own."""
+
+    def __init__(
+        self,
+        max_batch_size: Optional[int] = None,
+        params: Optional[Dict[str, str]] = None,
+        validate: Optional[str] = None,
+        manifest_only: bool = False,
+    ) -> None:
+        super().__init__(max_batch_size=max_batch_size, params=params)
+        self.validate = validate
         self.manifest_only = manifest_only
 
+    def _validator(self):
+        if not self.validate:
+            return None
+        from hydra.utils import get_method
+
+        from diffcomp.sweeps.plan import SweepError, one_line
+
+        try:
+            return get_method(self.validate)
+        except Exception as error:  # a typo in the path must name the setting
+            raise SweepError(f"hydra.sweeper.validate={self.validate} is invalid: allowed the dotted path of a function ({one_line(error)})") from error
+
+    def _compose(self, overrides: Sequence[str]) -> DictConfig:
+        return self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+
     def sweep(self, arguments: List[str]) -> Any:
-        from diffcomp.config.jobs import SweepFailures, expand_overrides, plan_jobs, report_failures, write_manifest
+        # Imported here: Hydra imports every plugin module in every app of the environment.
+        from diffcomp.sweeps.plan import (
+            SweepFailures, SweepValidationError, expand_overrides, plan_jobs, print_plan, report_failures, write_manifest,
+        )
 
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
-        jobs = expand_overrides(parser.parse_overrides(arguments))
-        compose = lambda overrides: self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))  # noqa: E731
-        plans = plan_jobs(jobs, compose)  # raises, listing every invalid job, before anything runs
+        jobs = expand_overrides(parser.parse_overrides(self._parse_config() + list(arguments)))
+        try:
+            plans = plan_jobs(jobs, self._compose, self._validator())
+        except SweepValidationError as invalid:
+            # A job Hydra cannot compose (or a validator's bug) fails the Hydra way: raised, as in
+            # BasicSweeper, so callers in-process catch it. Jobs the app rejects are the user's config
+            # errors: one line each, exit status 2.
+            if not invalid.only_rejected or os.environ.get("HYDRA_FULL_ERROR") == "1":
+                raise
+            sys.stderr.write(f"error: {invalid}\n")
+            raise SystemExit(CONFIG_ERROR_EXIT) from None
         sweep_dir = Path(self.config.hydra.sweep.dir)
         if self.config.get("dry_run", False):
-            from diffcomp.config.jobs import print_plan
-
             print_plan(plans, sweep_dir)
             return []
         sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -59,10 +101,9 @@ class DiffcompSweeper(BasicSweeper):
         if self.manifest_only:
             print(f"{len(plans)} job(s) validated; manifest {manifest}\nsubmit with: sbatch --array=0-{len(plans) - 1} slurm/array.sbatch {sweep_dir}")
             return []
-        batch_size = self.max_batch_size or len(jobs)
-        returns = []
-        for first in range(0, len(jobs), batch_size):
-            batch = jobs[first : first + batch_size]
+        returns: List[Any] = []
+        first = 0
+        for batch in self.split_overrides_to_chunks(jobs, self.max_batch_size if jobs else 1):
             try:
                 returns.append(self.launcher.launch(batch, initial_job_idx=first))
             except Exception as error:  # noqa: BLE001 - a lost job must not stop the next batches
@@ -71,9 +112,9 @@ class DiffcompSweeper(BasicSweeper):
                     "their records (python -m diffcomp.aggregate) tell how each ended", first, first + len(batch) - 1, type(error).__name__, error,
                 )
                 returns.append([None] * len(batch))
-        flat = [r for batch in returns for r in batch]
+            first += len(batch)
         try:
-            report_failures(plans, flat)
+            report_failures(plans, [r for batch in returns for r in batch])
         except SweepFailures:
             # Hydra skips on_multirun_end when the sweep raises: run it (the aggregate table) first.
             self.hydra_context.callbacks.on_multirun_end(config=self.config, config_name=self.config.hydra.job.config_name)

@@ -5,31 +5,43 @@ from analysis_helpers import PERIOD, embed
 from diffcomp.analysis.torus_tests import (
     clifford_torus,
     label_angles,
-    parallelism_error,
+    pc_cosines,
     principal_cosines,
+    reconstruction_error,
     rings,
+    standard_torus,
     torus_tests,
 )
 
+MEAN_SQUARE_RING_RADIUS_3D = 2.75  # meridians: 1; parallels of radius 2 + cos t2: mean 4.5
 
-def test_clifford_data_is_clifford(clifford, grid_labels):
-    result = torus_tests(embed(clifford, 256, 0.002, seed=0), grid_labels, period=PERIOD)
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_clifford_data_is_clifford(clifford, grid_labels, seed):
+    # a random rotation into 256-D plus isotropic noise
+    result = torus_tests(embed(clifford, 256, 0.02, seed=seed), grid_labels, period=PERIOD)
     assert result["verdict"] == "clifford"
-    assert result["wasserstein"]["clifford"] < 0.05
-    assert result["wasserstein"]["3d"] > 1.0
     assert result["n_rings"] == (32, 32)
+    w = result["wasserstein"]
+    assert w["clifford"] < 0.05 and w["3d"] > 1.0
     data = result["data"]
-    assert np.all(data["xy"]["orth"] < 0.05)  # x- and y-rings in orthogonal planes
-    assert np.all(data["xy"]["par"] > 0.95)
-    assert np.all(data["xx"]["orth"] > 0.95)  # all x-rings parallel
-    assert np.all(data["yy"]["par"] < 0.05)
+    # x-on-y: the rings' PCs are orthogonal, and a ring leaves nothing in the other's plane
+    assert np.all(data["xy"]["orth"] < 0.05) and np.all(data["xy"]["pcos"] < 0.05)
+    assert np.all(np.abs(data["xy"]["par"] - 1) < 0.05)
+    # x-on-x, y-on-y: parallel rings, r ~ 0 (centred on their own means: they are translates)
+    for test in ("xx", "yy"):
+        assert np.all(data[test]["par"] < 0.02) and np.all(data[test]["pcos"] > 0.98)
 
 
-def test_standard_torus_data_is_3d(torus3d, grid_labels):
-    result = torus_tests(embed(torus3d, 256, 0.002, seed=1), grid_labels, period=PERIOD)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_standard_torus_data_is_3d(torus3d, grid_labels, seed):
+    result = torus_tests(embed(torus3d, 256, 0.05, seed=seed), grid_labels, period=PERIOD)
     assert result["verdict"] == "3d"
-    assert result["wasserstein"]["3d"] < 0.05
-    assert result["wasserstein"]["clifford"] > 1.0
+    w = result["wasserstein"]
+    assert w["3d"] < 0.05 and w["clifford"] > 1.0
+    # meridians (x-rings) and parallels (y-rings) share one direction: principal cosines (1, 0)
+    pcos = np.sort(result["data"]["xy"]["pcos"].reshape(-1, 2), axis=1)
+    np.testing.assert_allclose(pcos, np.tile([0.0, 1.0], (len(pcos), 1)), atol=0.05)
 
 
 def test_verdict_with_a_noisy_wide_layer(clifford, torus3d, grid_labels):
@@ -38,32 +50,76 @@ def test_verdict_with_a_noisy_wide_layer(clifford, torus3d, grid_labels):
         assert result["verdict"] == verdict
 
 
-def test_ideal_statistics_match_geometry(torus3d, grid_labels):
-    result = torus_tests(torus3d, grid_labels, period=PERIOD, n_pairs=None)
-    # x-rings of a 3-D torus are meridian circles: orthogonal to the horizontal y-rings in one direction
-    cosines = np.sort(result["data"]["xy"]["orth"].reshape(-1, 2), axis=1)
+def test_ideal_clifford_statistics(clifford, grid_labels):
+    data = torus_tests(clifford, grid_labels, period=PERIOD)["data"]
+    np.testing.assert_allclose(data["xy"]["orth"], 0.0, atol=1e-9)
+    np.testing.assert_allclose(data["xy"]["pcos"], 0.0, atol=1e-9)
+    np.testing.assert_allclose(data["xy"]["par"], 1.0, atol=1e-9)  # unit rings, fully off the other plane
+    for test in ("xx", "yy"):
+        np.testing.assert_allclose(data[test]["pcos"], 1.0, atol=1e-9)
+        np.testing.assert_allclose(data[test]["par"], 0.0, atol=1e-9)
+
+
+def test_ideal_3d_statistics_match_geometry(torus3d, grid_labels):
+    result = torus_tests(torus3d, grid_labels, period=PERIOD)
+    data = result["data"]
+    assert len(data["xy"]["par"]) == 2048 and len(data["xx"]["par"]) == 992  # all ordered pairs
+    cosines = np.sort(data["xy"]["pcos"].reshape(-1, 2), axis=1)
     np.testing.assert_allclose(cosines, [[0, 1]] * 2048, atol=1e-9)
-    np.testing.assert_allclose(result["data"]["xy"]["par"], 0.5, atol=1e-9)
-    np.testing.assert_allclose(result["data"]["yy"]["par"], 0.0, atol=1e-9)
-    # meridian planes at angle d share the axis: residual share sin^2(d)/2
-    x_rings = rings(grid_labels, 0)
+    np.testing.assert_allclose(data["yy"]["pcos"], 1.0, atol=1e-9)
+    np.testing.assert_allclose(data["yy"]["par"], 0.0, atol=1e-9)  # parallels: all in the xy-plane
     theta = label_angles(grid_labels, PERIOD)
-    pairs = [(a, b) for a in range(32) for b in range(32) if a != b]
-    expected = [np.sin(theta[x_rings[a][0], 0] - theta[x_rings[b][0], 0]) ** 2 / 2 for a, b in pairs]
-    np.testing.assert_allclose(result["data"]["xx"]["par"], expected, atol=1e-9)
+    x_rings, y_rings = rings(grid_labels, 0), rings(grid_labels, 1)
+    # x-on-y, first the 1 024 (x-ring A, y-ring B) pairs: a parallel of radius rho keeps half its
+    # square radius in a meridian's plane; then (y-ring A, x-ring B): a unit meridian keeps half
+    rho = 2 + np.cos([theta[y_rings[b][0], 1] for a in range(32) for b in range(32)])
+    expected = np.concatenate([rho**2 / 2, np.full(1024, 0.5)]) / MEAN_SQUARE_RING_RADIUS_3D
+    np.testing.assert_allclose(data["xy"]["par"], expected, atol=1e-9)
+    # x-on-x: meridian planes at angle d share the z axis: r = sin^2(d) / 2, principal cosines (1, |cos d|)
+    d = np.array([theta[x_rings[a][0], 0] - theta[x_rings[b][0], 0] for a in range(32) for b in range(32) if a != b])
+    np.testing.assert_allclose(data["xx"]["par"], np.sin(d) ** 2 / 2 / MEAN_SQUARE_RING_RADIUS_3D, atol=1e-9)
+    np.testing.assert_allclose(data["xx"]["pcos"].reshape(-1, 2), np.stack([np.ones_like(d), np.abs(np.cos(d))], 1), atol=1e-9)
 
 
-def test_primitives():
+def test_statistics_are_scale_free_and_ignore_small_directions(clifford, grid_labels):
+    base = torus_tests(clifford, grid_labels, period=PERIOD)
+    # 10x larger, plus a weak fifth direction the top-4 projection drops
+    extra = 0.01 * np.random.default_rng(0).normal(size=(len(clifford), 1))
+    scaled = torus_tests(10 * np.hstack([clifford, extra]), grid_labels, period=PERIOD)
+    for test in ("xy", "xx", "yy"):
+        for stat in ("pcos", "par"):
+            np.testing.assert_allclose(scaled["data"][test][stat], base["data"][test][stat], atol=2e-3)
+
+
+def test_per_pc_cosines_depend_on_the_in_plane_basis():
+    """Why the verdict uses principal cosines: two bases of one isotropic ring's plane are equally valid."""
     e = np.eye(4)
-    assert principal_cosines(e[:, :2], e[:, 2:]) == pytest.approx([0, 0])
-    assert principal_cosines(e[:, :2], e[:, [1, 0]]) == pytest.approx([1, 1])
-    h = np.array([[1.0, 0, 1, 0], [-1.0, 0, -1, 0]])
-    assert parallelism_error(h, e[:, :2]) == pytest.approx(0.5)
+    plane = e[:, :2]
+    turn = np.pi / 6
+    turned = plane @ np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+    np.testing.assert_allclose(pc_cosines(plane, plane), [1, 0, 0, 1], atol=1e-12)
+    np.testing.assert_allclose(np.sort(pc_cosines(plane, turned)), np.sort([np.cos(turn)] * 2 + [np.sin(turn)] * 2))
+    np.testing.assert_allclose(principal_cosines(plane, turned), [1, 1])
+    np.testing.assert_allclose(principal_cosines(e[:, :2], e[:, 2:]), [0, 0], atol=1e-12)
+
+
+def test_reconstruction_error():
+    e = np.eye(4)
+    h = np.array([[1.0, 0, 1, 0], [-1.0, 0, -1, 0]])  # centred ring points, half of their square norm off e1, e2
+    covariance = h.T @ h / len(h)
+    assert reconstruction_error(covariance, e[:, :2]) == pytest.approx(1.0)  # mean ||h - P P^T h||^2
+    assert reconstruction_error(covariance, e[:, [0, 2]]) == pytest.approx(0.0)
+
+
+def test_needs_a_periodic_label_space(clifford, grid_labels):
+    with pytest.raises(ValueError, match="periodic"):
+        torus_tests(clifford, grid_labels, period=None)
 
 
 def test_angles_without_period_close_the_grid(grid_labels):
     np.testing.assert_allclose(label_angles(grid_labels), label_angles(grid_labels - 1, PERIOD))
     np.testing.assert_allclose(clifford_torus(grid_labels), clifford_torus(grid_labels - 1, PERIOD), atol=1e-12)
+    np.testing.assert_allclose(standard_torus(grid_labels), standard_torus(grid_labels - 1, PERIOD), atol=1e-12)
 
 
 def test_pair_sampling_is_seeded(grid_labels):
@@ -71,7 +127,8 @@ def test_pair_sampling_is_seeded(grid_labels):
     a = torus_tests(x, grid_labels, period=PERIOD, n_pairs=50, seed=7)
     b = torus_tests(x, grid_labels, period=PERIOD, n_pairs=50, seed=7)
     c = torus_tests(x, grid_labels, period=PERIOD, n_pairs=50, seed=8)
-    assert len(a["data"]["xx"]["par"]) == 50 and len(a["data"]["xx"]["orth"]) == 100
+    assert len(a["data"]["xx"]["par"]) == 50 and len(a["data"]["xx"]["pcos"]) == 100
+    assert len(a["data"]["xx"]["orth"]) == 200
     np.testing.assert_array_equal(a["data"]["xx"]["par"], b["data"]["xx"]["par"])
     assert not np.array_equal(a["data"]["xx"]["par"], c["data"]["xx"]["par"])
     assert a["wasserstein"] == b["wasserstein"]

@@ -1,5 +1,6 @@
 """The Hydra task entries: tiny configs run, return their metrics, write figures; bad values are named."""
 
+import math
 from pathlib import Path
 
 import pytest
@@ -20,13 +21,13 @@ def tiny_percolation(**changes):
 
 def tiny_identity(**changes):
     cfg = dict(name="identity_mapping", fn="diffcomp.theory.identity_mapping.run", d=3, s=2, mu=[1.0, 2.0],
-               sigma=0.1, n=20, lr=0.05, steps=200, init="positive", init_scale=0.1,
-               model=["linear", "symmetric", "mlp"], hidden=8, seed=0, learn_fractions=[0.5, 0.9],
+               sigma=0.1, n=20, lr=0.05, steps=200, init="gaussian", init_scale=0.1,
+               model=["linear", "symmetric", "mlp"], hidden=8, seeds=[0, 1, 2], seed=None, learn_fractions=[0.5, 0.9],
                swing_tolerance=0.01)
     return OmegaConf.create({**cfg, **changes})
 
 
-def test_percolation_run_returns_metrics_and_figures(tmp_path):
+def test_percolation_run_returns_metrics_table_and_figures(tmp_path):
     result = percolation.run(tiny_percolation(), tmp_path)
     metrics = result["metrics"]
     for sigma in ("0.5", "1"):
@@ -36,28 +37,56 @@ def test_percolation_run_returns_metrics_and_figures(tmp_path):
         assert 0 < metrics[f"overlap_unit_neighbour/sigma{sigma}"] < 1
     assert all(isinstance(v, (int, float, bool)) for v in metrics.values())
     assert set(result["timings"]) == {"overlap_curves_s", "mass_ratio_sweep_s"}
-    for name in ("overlap_vs_increment.png", "mass_ratio_vs_lambda.png", "percolation.npz"):
+    for name in ("overlap_vs_increment.png", "mass_ratio_vs_lambda.png", "percolation.npz", "lambda_half.md", "lambda_half.csv"):
         assert (tmp_path / name).stat().st_size > 0
+    # the crossing table: one row per (sigma, threshold), the same numbers as the metrics
+    assert len(result["crossings"]) == 4
+    for row in result["crossings"]:
+        key = f"lambda_half/sigma{row['sigma']:g}_thr{row['threshold']:g}"
+        assert row["lambda_half"] == metrics[key] or (math.isnan(row["lambda_half"]) and math.isnan(metrics[key]))
+    table = (tmp_path / "lambda_half.md").read_text()
+    assert "| σ | overlap at d = 1 | thr 0.005 (Fig. 6c) | thr 0.05 (Fig. 14b) |" in table
+    assert len((tmp_path / "lambda_half.csv").read_text().strip().splitlines()) == 1 + 4
 
 
-def test_identity_mapping_run_returns_metrics_and_figures(tmp_path):
+def test_percolation_accepts_unsorted_lambdas_and_a_scalar_threshold(tmp_path):
+    result = percolation.run(tiny_percolation(lambdas=[1.0, 0.5], thresholds=0.05, sigmas=[1.0]), tmp_path)
+    assert set(result["metrics"]) == {"lambda_half/sigma1_thr0.05", "mass_ratio_at_max_lambda/sigma1_thr0.05",
+                                      "overlap_unit_neighbour/sigma1"}
+
+
+def test_identity_mapping_run_summarises_seeds(tmp_path):
     result = identity_mapping.run(tiny_identity(), tmp_path)
     metrics = result["metrics"]
     for model in ("linear", "symmetric", "mlp"):
-        for key in ("train_loss_final", "ood_loss_final", "ood_trough_step", "ood_peak_value",
-                    "swing_relative_amplitude", "swing_by", "learned_in_order_of_a", "learn_step_0.9_c2",
-                    "cluster1_loss_final"):
-            assert f"{model}/{key}" in metrics
-        assert metrics[f"{model}/train_loss_final"] < metrics[f"{model}/ood_loss_initial"]
+        for key in ("swing_by_fraction", "swing_by_seeds", "swing_relative_amplitude_median", "ood_loss_final_max",
+                    "first_learned_0.9", "first_learned_is_strongest_0.5", "learned_in_order_of_mu_0.9",
+                    "learned_in_order_of_a_0.5", "learn_step_0.9_c2", "cluster1_loss_final_max"):
+            assert f"{model}/{key}" in metrics, key
+        assert metrics[f"{model}/seeds"] == 3
+        assert 0 <= metrics[f"{model}/swing_by_fraction"] <= 1
+        assert metrics[f"{model}/swing_by_fraction"] == metrics[f"{model}/swing_by_seeds"] / 3
+        assert metrics[f"{model}/train_loss_final_max"] < metrics[f"{model}/ood_loss_initial_mean"]
+    assert all(isinstance(v, (int, float, bool)) for v in metrics.values())
+    assert metrics["linear/swing_by_fraction"] == 0.0  # the one-layer model cannot swing by
+    assert metrics["linear/first_learned_0.9"] == 2  # mu = (1, 2): concept 2 is the stronger
     assert metrics["linear/closed_form_rel_error"] < 0.05
     assert metrics["theory/a2"] == pytest.approx(0.01 + 2.0)
-    for name in ("ood_loss.png", "concept_trajectory.png", "jacobian_entries.png", "identity_mapping.npz"):
+    assert [(r["model"], r["seed"]) for r in result["per_seed"]] == [(m, s) for m in ("linear", "symmetric", "mlp") for s in range(3)]
+    assert sum(result["learning_order"]["symmetric"]["0.9"].values()) == 3
+    for name in ("ood_loss_by_seed.png", "ood_loss.png", "concept_trajectory.png", "jacobian_entries.png", "identity_mapping.npz"):
         assert (tmp_path / name).stat().st_size > 0
+
+
+def test_identity_mapping_single_seed_overrides_the_list(tmp_path):
+    result = identity_mapping.run(tiny_identity(seed=4, model="symmetric", steps=50), tmp_path)
+    assert result["metrics"]["symmetric/seeds"] == 1
+    assert [r["seed"] for r in result["per_seed"]] == [4]
 
 
 def test_run_accepts_the_whole_job_config(tmp_path):
     whole = OmegaConf.create({"task": tiny_identity(model="linear", steps=20), "seed": 0, "lambda": 1.0})
-    assert "linear/ood_loss_final" in identity_mapping.run(whole, tmp_path)["metrics"]
+    assert "linear/ood_loss_final_max" in identity_mapping.run(whole, tmp_path)["metrics"]
 
 
 @pytest.mark.parametrize("name, module", [("percolation", percolation), ("identity_mapping", identity_mapping)])
@@ -92,6 +121,10 @@ def test_percolation_rejects_bad_values(changes, field, tmp_path):
     ({"model": ["linear", "conv"]}, "task.model"),
     ({"init": "zeros"}, "task.init"),
     ({"learn_fractions": [1.0]}, "task.learn_fractions"),
+    ({"seeds": [0, 0]}, "task.seeds"),
+    ({"seeds": [-1]}, "task.seeds"),
+    ({"seeds": []}, "task.seeds"),
+    ({"seed": 1.5}, "task.seed"),
 ])
 def test_identity_mapping_rejects_bad_values(changes, field, tmp_path):
     with pytest.raises(ValueError, match=field):
