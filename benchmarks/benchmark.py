@@ -33,11 +33,23 @@ from diffcomp.diffusion.schedule import add_noise, linear_schedule
 from diffcomp.model.unet import UNet
 from diffcomp.results import device_name
 
-PRESETS = {
-    "paper": dict(size=32, channels=(64, 128, 256, 256), bottleneck=512, encoding_dim=128, heads=4, batch=128, samples=1024),
-    # the quick default's model (conf/experiment/quick.yaml)
-    "cpu": dict(size=16, channels=(8, 16, 32, 32), bottleneck=64, encoding_dim=32, heads=1, batch=32, samples=256),
-}
+# The presets are the project's own configs: experiment=paper (the paper's UNet at N=32) and
+# experiment=quick (the cpu scale's model at N=16), composed from conf/ so they never drift.
+PRESETS = {"paper": "paper", "cpu": "quick"}
+
+
+def preset(name: str) -> dict:
+    """Model, canvas and batch of an experiment config, composed from conf/."""
+    from hydra import compose, initialize_config_dir
+
+    from diffcomp.config.paths import CONFIG_DIR
+
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=[f"experiment={PRESETS[name]}"])
+    m = cfg.model
+    size = int(cfg.data.size)
+    arch = dict(image_size=size, channels=tuple(m.channels), bottleneck=m.bottleneck, encoding_dim=m.encoding_dim, heads=m.heads)
+    return dict(arch=arch, batch=int(cfg.train.batch_size), samples=size * size)
 
 
 def synchronize(device: torch.device) -> None:
@@ -143,12 +155,12 @@ def main() -> None:
     parser.add_argument("--skip-ddpm", action="store_true", help="skip the 1 000-step DDPM sampling timings")
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    preset = PRESETS[args.preset or ("paper" if device.type == "cuda" else "cpu")]
+    chosen = preset(args.preset or ("paper" if device.type == "cuda" else "cpu"))
     args.precision = args.precision or ("bf16" if device.type == "cuda" else "fp32")
-    batch = args.batch or preset["batch"]
+    batch = args.batch or chosen["batch"]
     steps = args.steps or (50 if device.type == "cuda" else 5)
-    count = args.samples or preset["samples"]
-    arch = dict(image_size=preset["size"], channels=preset["channels"], bottleneck=preset["bottleneck"], encoding_dim=preset["encoding_dim"], heads=preset["heads"])
+    count = args.samples or chosen["samples"]
+    arch = chosen["arch"]
     name = device_name(device)
     print(f"device: {name}; torch {torch.__version__}; UNet {arch}; batch {batch}; ours: {args.precision}, compile={args.compile}, channels_last={args.channels_last}")
 

@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 
 from hydra.utils import get_method
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from diffcomp.config.checks import number, require
 from diffcomp.logging_setup import log_outcome, scoped_config
@@ -38,11 +38,23 @@ def _job_context() -> tuple[Path, list[str], bool]:
     return Path(hc.runtime.output_dir), list(hc.overrides.task), multirun
 
 
+# What prepare_job built, by job config: a sweep validates every job up front in the launching
+# process, and when the jobs then run in that same process (the basic launcher) each reuses it.
+_PREPARED: dict[str, tuple] = {}
+
+
 def prepare_job(cfg: DictConfig):
     """Validate the job (raising ConfigError naming the field) and build what its task prepares.
 
     Returns ``(prepared, summary)``; ``prepared`` is handed to the task so nothing is built twice.
     """
+    key = OmegaConf.to_yaml(cfg)
+    if key not in _PREPARED:
+        _PREPARED[key] = _prepare(cfg)
+    return _PREPARED[key]
+
+
+def _prepare(cfg: DictConfig):
     task = cfg.get("task")
     require(task is not None and task.get("fn"), "task", None if task is None else dict(task), "a task config with fn (conf/task/)")
     if "lambda" in cfg and "lambda" in (task.get("uses") or []):
@@ -76,6 +88,7 @@ def run_job(cfg: DictConfig, out_dir: Path | None = None) -> dict | None:
     context_dir, overrides, multirun = _job_context()
     out_dir = Path(out_dir or context_dir)
     prepared, summary = prepare_job(cfg)
+    _PREPARED.pop(OmegaConf.to_yaml(cfg), None)  # the job owns it now (and frees it when done)
     if cfg.get("dry_run", False):
         print_plan([JobPlan(0, overrides, str(out_dir), summary)])
         return None

@@ -44,8 +44,9 @@ def test_extended_label_space_is_44_by_44_and_splits_by_visibility():
         ("bump", [], {"2d": 1024}),
         ("bump", ["data.holdout.type=cross"], {"2d": 32 * 32 - 7 * 32 * 2 + 7 * 7}),  # 625
         ("bump", ["data.holdout.type=band", "data.holdout.width=4"], {"2d": 1024 - 5 * 32}),
-        ("bump", ["data.holdout.type=square", "data.holdout.width=4"], {"2d": 1024 - 25}),
-        ("bump", ["data.holdout.type=square", "data.holdout.width=4", "data.holdout.place=exterior"], {"2d": 1024 - 25}),
+        # a square of side W is W / d grid values per axis: 4 x 4 at d=1, in the middle or the corner
+        ("bump", ["data.holdout.type=square", "data.holdout.width=4"], {"2d": 1024 - 16}),
+        ("bump", ["data.holdout.type=square", "data.holdout.width=4", "data.holdout.place=exterior"], {"2d": 1024 - 16}),
         # 20 % of 32 x 32: only k^2 labels fit a centred square; 14^2 = 196 (19.1 %) is the nearest
         ("bump", ["data.holdout.type=square", "data.holdout.area=0.2"], {"2d": 1024 - 14 * 14}),
         # The cross removes compositions (2D and rim: 7 of the 38 visible values per axis gone) but
@@ -157,11 +158,22 @@ def test_cross_region_membership_is_inclusive_on_its_boundaries():
 
 def test_square_regions_on_their_boundaries():
     interior = spec_of("bump", "data.holdout.type=square", "data.holdout.width=4").holdout
-    assert interior.contains(torch.tensor([[14.0, 18.0], [18.0, 14.0]])).all()
-    assert not interior.contains(torch.tensor([[13.9, 16.0], [16.0, 18.1]])).any()
+    assert interior.x_range == (13.5, 17.5)  # the 4 grid values nearest to the centre 16: 14 .. 17
+    assert interior.contains(torch.tensor([[14.0, 17.0], [17.0, 14.0]])).all()
+    assert not interior.contains(torch.tensor([[13.0, 16.0], [16.0, 18.0]])).any()
     exterior = spec_of("bump", "data.holdout.type=square", "data.holdout.width=4", "data.holdout.place=exterior").holdout
-    assert exterior.contains(torch.tensor([[28.0, 28.0], [32.0, 30.0]])).all()
-    assert not exterior.contains(torch.tensor([[27.9, 32.0], [32.0, 1.0]])).any()
+    assert exterior.contains(torch.tensor([[29.0, 29.0], [32.0, 30.0]])).all()
+    assert not exterior.contains(torch.tensor([[28.0, 32.0], [32.0, 1.0]])).any()
+
+
+@pytest.mark.parametrize("width", [3, 4, 6])
+def test_interior_and_exterior_squares_hold_out_as_many_labels(width):
+    # Fig. 12 compares the two places at the same W: the same number of compositions must go
+    counts = {}
+    for place in ("interior", "exterior"):
+        spec = spec_of("bump", "data.size=16", "data.increment=0.5", "data.holdout.type=square", f"data.holdout.width={width}", f"data.holdout.place={place}")
+        counts[place] = 32 * 32 - spec.num_training_labels()
+    assert counts["interior"] == counts["exterior"] > 0
 
 
 def test_ground_truth_images_score_one_in_every_section():

@@ -59,3 +59,33 @@ def test_a_config_error_is_one_line_naming_the_field_with_exit_code_2():
 def test_hydra_full_error_keeps_the_traceback():
     done = run_cli("train.lr=-1", full_error=True)
     assert done.returncode != 0 and "Traceback" in done.stderr and "train.lr=-1 is invalid" in done.stderr
+
+
+def test_a_job_builds_its_data_spec_once(monkeypatch, tmp_path, tiny_overrides):
+    """Validation, the dry-run summary and training share one CanvasSpec and one training set."""
+    from diffcomp.data.canvas import CanvasSpec
+    from diffcomp.tasks import run_job
+
+    built = []
+    original = CanvasSpec.from_options.__func__
+
+    def counting(cls, *args, **kwargs):
+        built.append(1)
+        return original(cls, *args, **kwargs)
+
+    monkeypatch.setattr(CanvasSpec, "from_options", classmethod(counting))
+    cfg = compose_config([*tiny_overrides, "analysis=none"])
+    validate_job(cfg)  # what the sweeper does before launching
+    run_job(cfg, out_dir=tmp_path)  # the same process then runs the job
+    assert len(built) == 1
+
+
+def test_the_quick_default_console_is_short_and_free_of_warnings(tmp_path):
+    env = {**os.environ, "WANDB_MODE": "offline"}
+    done = subprocess.run([sys.executable, "-m", "diffcomp.run", "scale=smoke", f"hydra.run.dir={tmp_path}"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [line for line in (done.stdout + done.stderr).replace("\r", "\n").splitlines() if line.strip() and "training" not in line]
+    assert len(lines) <= 8, lines  # the dataset, each evaluation's headline, the outcome and where it is
+    assert not [line for line in lines if "warn" in line.lower() or "Traceback" in line], lines
+    assert any(line.startswith("dataset bump:") for line in lines) and any(str(tmp_path) in line for line in lines)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    from diffcomp.sweeps.figures import draw_figures, experiment_of
+    from diffcomp.sweeps.figures import draw_figures, experiment_of, figure_script
 
     parser = argparse.ArgumentParser(prog="diffcomp-figures", description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", type=Path)
@@ -24,9 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     name = args.experiment or experiment_of(args.sweep_dir)
     if not name:
         parser.error(f"{args.sweep_dir} names no experiment (no multirun.yaml); pass --experiment <name>")
+    if figure_script(name) is None:
+        print(f"experiment {name} has no figure script (experiments/{name}/figure.py)", file=sys.stderr)
+        return 1
     paths = draw_figures(args.sweep_dir, name, args.out)
     if not paths:
-        print(f"experiment {name} has no figure script (experiments/{name}/figure.py)", file=sys.stderr)
+        print(f"nothing to draw yet: no complete record of experiment {name} under {args.sweep_dir}", file=sys.stderr)
         return 1
     for path in paths:
         print(f"figure: {path}")

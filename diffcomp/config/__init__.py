@@ -1,4 +1,5 @@
-"""The config layer: validation, sweep planning and the resolvers ``conf/`` uses."""
+"""The config layer, below everything else: field checks and their error type, exact sweep ranges,
+where conf/ lives, and the resolvers ``conf/`` uses (registered on import)."""
 
 from diffcomp.config.resolvers import register as _register_resolvers
 

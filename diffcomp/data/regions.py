@@ -78,8 +78,9 @@ class Holdout:
 
     * ``cross``:  ``mu_x`` in ``x_range`` or ``mu_y`` in ``y_range`` (Fig. 4: [13, 19] at N=32);
     * ``band``:   ``mu_x`` in ``x_range`` (a vertical band, Fig. 11);
-    * ``square``: ``mu_x`` in ``x_range`` and ``mu_y`` in ``y_range`` (Fig. 12 interior/exterior, and
-      the centre square holding a fraction ``area`` of the 2D grid, Fig. 5).
+    * ``square``: ``mu_x`` in ``x_range`` and ``mu_y`` in ``y_range``: a block of grid values (Fig. 12
+      interior/exterior: ``round(W / d)`` values per axis; Fig. 5: the centre block holding the
+      share ``area`` of the 2D grid).
 
     ``parts``: the visibility classes (:data:`DIMENSIONS`) whose labels the region removes.
     """
@@ -131,9 +132,20 @@ def area_block(n: int, m: int, area: float) -> tuple[int, int]:
     return min(pairs, key=lambda pair: (abs(pair[0] * pair[1] / (n * m) - area), pair))
 
 
-def _centred_block(values: Tensor, k: int, step: float) -> tuple[float, float]:
-    """Bounds of the ``k`` middle grid values, half a step beyond the outermost ones."""
-    start = (len(values) - k) // 2
+def _block(values: Tensor, k: int, centre: float | None = None) -> tuple[float, float]:
+    """Bounds of ``k`` consecutive grid values, half a step beyond the outermost ones: the block whose
+    middle is nearest to ``centre`` (the grid's own middle when None), or the last block with
+    ``centre=inf``."""
+    n = len(values)
+    k = max(1, min(k, n))
+    step = float(values[1] - values[0]) if n > 1 else 1.0
+    if centre == math.inf:
+        start = n - k
+    elif centre is None:
+        start = (n - k) // 2
+    else:
+        middles = (values[: n - k + 1] + values[k - 1 :]) / 2
+        start = int(torch.argmin((middles - centre).abs()))
     return float(values[start]) - step / 2, float(values[start + k - 1]) + step / 2
 
 
@@ -161,16 +173,18 @@ def make_holdout(options: dict | None, size: int, grid_x: Tensor, grid_y: Tensor
         require(0 < area < 1, "data.holdout.area", area, "a fraction in (0, 1)")
         require(place == "interior", "data.holdout.place", place, "interior with data.holdout.area (the centre square of Fig. 5)")
         kx, ky = area_block(len(grid_x), len(grid_y), area)
-        step_x = float(grid_x[1] - grid_x[0]) if len(grid_x) > 1 else 1.0
-        step_y = float(grid_y[1] - grid_y[0]) if len(grid_y) > 1 else 1.0
-        return Holdout(kind, _centred_block(grid_x, kx, step_x), _centred_block(grid_y, ky, step_y), parts)
+        return Holdout(kind, _block(grid_x, kx), _block(grid_y, ky), parts)
     width = options.get("width")
     if width is None:
         width = 6 * size / 32  # the paper's [13, 19] cross at N=32, scaled with the canvas
     require(0 < width < size, "data.holdout.width", width, f"a width in (0, {size}) (narrower than the canvas)")
-    if kind == "square" and place == "exterior":
-        corner = (size - width, math.inf)  # the bottom-right corner of the frame (Fig. 12b)
-        return Holdout(kind, corner, corner, parts)
+    if kind == "square":
+        # A W x W square is a block of round(W / d) grid values per axis (at least one), centred on
+        # `center` (interior) or the last ones of the frame (exterior, Fig. 12b): both places then
+        # hold out the same number of compositions.
+        where = math.inf if place == "exterior" else center
+        bounds = [_block(grid, max(1, round(width / float(grid[1] - grid[0]))) if len(grid) > 1 else 1, where) for grid in (grid_x, grid_y)]
+        return Holdout(kind, bounds[0], bounds[1], parts)
     lo, hi = center - width / 2, center + width / 2
     require(lo >= 1 - _EPS and hi <= size + _EPS, "data.holdout.width", width, f"a width whose region [{lo:g}, {hi:g}] stays inside [1, {size}] around center {center:g}")
     return Holdout(kind, (lo, hi), (lo, hi), parts)
