@@ -40,6 +40,7 @@ def score_samples(
         if mask.any():
             for k, v in accuracy(result.centres[mask], labels[mask], period).items():
                 metrics[f"eval/{name}/{k}"] = v
+            metrics[f"eval/{name}/n"] = int(mask.sum())  # how many evaluation labels the section holds
     counts = result.feature_counts
     total = max(len(counts), 1)
     metrics["eval/frac_no_feature"] = (counts == 0).sum().item() / total
