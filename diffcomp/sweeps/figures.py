@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -39,6 +40,7 @@ def figure_script(name: str) -> ModuleType | None:
         return None
     spec = importlib.util.spec_from_file_location(f"diffcomp_experiment_{name}", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # as an import would: dataclasses and pickling look themselves up there
     spec.loader.exec_module(module)
     return module
 

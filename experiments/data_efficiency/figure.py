@@ -1,0 +1,267 @@
+"""Fig. 5c: the training-set size needed for 60 % accuracy against the canvas side N, with and without stripes.
+
+The paper finds the size grows quadratically in N with 2D bumps alone and linearly once complete 1D
+stripes are added, i.e. factorised data makes the cost linear in the number of factor values. For each
+(N, arm) the sweep tries several 2D shares, giving accuracy against the total number of training
+images (``dataset.images``); the size for 60 % is read off that curve (:func:`size_for`). The left
+panel plots it against N on log-log axes with dashed linear and quadratic references, the right one
+the curves it was read from. The quadratic reference passes through the 2D-only arm's first
+interpolated point and the linear one through the stripes arm's, so each arm is read against the
+scaling the paper predicts for it.
+
+Interpolation rule (:func:`size_for`): seeds are averaged first; the points are sorted by size; the
+first point at or above 60 % and the point before it (below 60 %) bound the crossing, and accuracy is
+taken linear in log(size) between them. A curve that is already at 60 % at its smallest size gives an
+upper bound (that size); one that never reaches 60 % gives a lower bound (its largest size). Only
+interpolated values enter the slope fit; bounds are drawn as open triangles pointing the way the
+true value lies.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
+
+DPI = 110
+NAME = "data_efficiency"
+TARGET = 0.6
+COLOURS = {0.0: "#1f77b4", 1.0: "#ff7f0e"}  # the paper's blue (2D only) and orange (2D + 1D)
+N_MARKERS = ["o", "s", "D", "P", "X", "*", "h"]
+
+
+def _few():
+    """``experiments/few_compositional_examples/figure.py`` (same sweep layout), loaded by path."""
+    path = Path(__file__).resolve().parents[1] / "few_compositional_examples" / "figure.py"
+    spec = importlib.util.spec_from_file_location("diffcomp_experiment_few_compositional_examples_helpers", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def size_for(sizes, accs, target: float = TARGET) -> dict:
+    """The dataset size at which accuracy first reaches ``target``.
+
+    ``sizes``/``accs``: one point per tried share (repeated sizes are averaged). Returns ``{"value",
+    "kind", "between"}`` with kind ``interpolated`` (accuracy linear in log size between the last
+    point below and the first at or above ``target``; exactly at a point gives that point),
+    ``upper`` (the smallest size tried already reaches it: the true size is at most ``value``),
+    ``lower`` (never reached: at least the largest size tried) or ``none`` (no points)."""
+    pairs = {}
+    for s, a in zip(sizes, accs):
+        if s is not None and a is not None and math.isfinite(s) and math.isfinite(a) and s > 0:
+            pairs.setdefault(float(s), []).append(float(a))
+    if not pairs:
+        return {"value": None, "kind": "none", "between": None}
+    xs = np.array(sorted(pairs))
+    ys = np.array([np.mean(pairs[s]) for s in xs])
+    above = np.flatnonzero(ys >= target)
+    if above.size == 0:
+        return {"value": float(xs[-1]), "kind": "lower", "between": None}
+    i = int(above[0])
+    if i == 0:
+        return {"value": float(xs[0]), "kind": "upper", "between": None}
+    (s0, a0), (s1, a1) = (xs[i - 1], ys[i - 1]), (xs[i], ys[i])
+    t = (target - a0) / (a1 - a0)  # a1 >= target > a0, so 0 < t <= 1
+    value = math.exp(math.log(s0) + t * (math.log(s1) - math.log(s0)))
+    return {"value": value, "kind": "interpolated", "between": ((float(s0), float(a0)), (float(s1), float(a1)))}
+
+
+def loglog_slope(ns, values) -> float | None:
+    """Least-squares slope of log(value) against log(N); None with fewer than two distinct N."""
+    ns, values = np.asarray(ns, float), np.asarray(values, float)
+    if np.unique(ns).size < 2:
+        return None
+    return float(np.polyfit(np.log(ns), np.log(values), 1)[0])
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def _describe(result: dict) -> str:
+    kind, value = result["kind"], result["value"]
+    if kind == "interpolated":
+        (s0, a0), (s1, a1) = result["between"]
+        return f"{_fmt(value)} (between {_fmt(s0)} at {a0:.2f} and {_fmt(s1)} at {a1:.2f})"
+    if kind == "upper":
+        return f"<= {_fmt(value)} (reached at the smallest size tried)"
+    if kind == "lower":
+        return f"not reached (> {_fmt(value)}, the largest size tried)"
+    return "-"
+
+
+def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
+    """Fig. 5c (size for 60 % vs N, log-log, with references) beside the accuracy-vs-size curves; markdown table."""
+    sweep_dir, out_dir = Path(sweep_dir), Path(out_dir)
+    few = _few()
+    table = few.runs_table(sweep_dir)
+    if table.empty or "eval/acc" not in table:
+        return []
+    table = table[table["images"].notna() & table["eval/acc"].notna()]
+    if table.empty:
+        return []
+    scale = few.scale_of(sweep_dir)
+    arms = sorted(table["stripes"].unique())
+    ns = sorted(table["N"].unique())
+
+    # per (arm, N): the seed-averaged curve, its crossing, and per-seed crossings when seeds repeat
+    results = {}
+    for arm in arms:
+        for n in ns:
+            part = table[(table["stripes"] == arm) & (table["N"] == n)]
+            if part.empty:
+                continue
+            curve = part.groupby("f2d").agg(images=("images", "mean"), acc=("eval/acc", "mean"), lo=("eval/acc", "min"), hi=("eval/acc", "max"), seeds=("eval/acc", "size"))
+            curve = curve.sort_values("images")
+            result = size_for(curve["images"], curve["acc"])
+            per_seed = []
+            if part["seed"].nunique() > 1:
+                for _, seed_part in part.groupby("seed"):
+                    per_seed.append(size_for(seed_part["images"], seed_part["eval/acc"]))
+            results[(arm, n)] = {"curve": curve, "result": result, "per_seed": per_seed}
+
+    fig = Figure(figsize=(10.5, 4.2), layout="constrained")
+    left, right = fig.subplots(1, 2, width_ratios=[1, 1.15])
+    slopes, firsts = {}, {}
+    for arm in arms:
+        colour = COLOURS.get(arm, None)
+        name = few.arm_name(arm)
+        measured = [(n, results[(arm, n)]) for n in ns if (arm, n) in results and results[(arm, n)]["result"]["kind"] == "interpolated"]
+        xs = [n for n, _ in measured]
+        ys = [r["result"]["value"] for _, r in measured]
+        slope = loglog_slope(xs, ys) if len(xs) >= 2 else None
+        slopes[arm] = (slope, len(xs))
+        label = name + (f" (slope {slope:.2f})" if slope is not None else "")
+        line = left.plot(xs, ys, marker="o", color=colour, lw=2, ms=6, label=label, zorder=3)[0]
+        colour = line.get_color()
+        for n, r in measured:  # seed spread, when every seed crossed
+            seeds = [s["value"] for s in r["per_seed"] if s["kind"] == "interpolated"]
+            if r["per_seed"] and len(seeds) == len(r["per_seed"]):
+                left.plot([n, n], [min(seeds), max(seeds)], color=colour, lw=1, alpha=0.7, zorder=3)
+        for n in ns:
+            r = results.get((arm, n))
+            if r and r["result"]["kind"] in ("lower", "upper"):
+                marker = "^" if r["result"]["kind"] == "lower" else "v"
+                left.plot([n], [r["result"]["value"]], marker=marker, ms=8, mfc="none", mec=colour, mew=1.5, ls="none", zorder=3)
+        if measured:
+            firsts[arm] = (xs[0], ys[0])
+    # References: the quadratic through the first interpolated point of the 2D-only arm, the linear
+    # through that of the stripes arm (each where the paper expects its arm to follow it); either
+    # falls back on the other's point, then on any bound.
+    anchor_any = next(iter(firsts.values()), None)
+    on_bound = anchor_any is None
+    if on_bound:
+        bound = next(((n, r["result"]["value"]) for (_, n), r in sorted(results.items()) if r["result"]["value"]), None)
+        anchor_any = bound
+    no_stripes = firsts.get(min(arms)) if min(arms) <= 0 else None
+    with_stripes = firsts.get(max(arms)) if max(arms) > 0 else None
+    references = {
+        "linear": with_stripes or no_stripes or anchor_any,
+        "quadratic": no_stripes or with_stripes or anchor_any,
+    }
+    grid = np.geomspace(min(ns) / 1.15, max(ns) * 1.15, 50)
+    for kind, power, colour in (("linear", 1, "#999999"), ("quadratic", 2, "black")):
+        if references[kind] is not None:
+            n0, s0 = references[kind]
+            left.plot(grid, s0 * (grid / n0) ** power, ls="--", color=colour, lw=1, zorder=1,
+                      label=f"{kind} reference (~N{'²' if power == 2 else ''}) through N={n0}" + (" (a bound)" if on_bound else ""))
+    if any(r["result"]["kind"] == "lower" for r in results.values()):
+        left.plot([], [], marker="^", mfc="none", mec="#555555", ls="none", label="not reached: lower bound")
+    if any(r["result"]["kind"] == "upper" for r in results.values()):
+        left.plot([], [], marker="v", mfc="none", mec="#555555", ls="none", label="reached at smallest size: upper bound")
+    left.set_xscale("log")
+    left.set_yscale("log")
+    left.set_xticks(ns, [str(n) for n in ns])
+    left.xaxis.set_minor_locator(NullLocator())
+    plain_log_ticks(left.yaxis)
+    left.set_xlim(min(ns) / 1.3, max(ns) * 1.3)
+    left.set_xlabel("canvas side N")
+    left.set_ylabel(f"training images for {TARGET:.0%} accuracy")
+    left.set_title(f"dataset size for {TARGET:.0%} accuracy (Fig. 5c)", fontsize=9.5)
+    left.grid(alpha=0.25, which="both")
+    left.legend(frameon=False, fontsize=7.5, loc="upper left")
+
+    for arm in arms:
+        base = np.array(matplotlib_rgb(COLOURS.get(arm, "#2ca02c")))
+        for k, n in enumerate(ns):
+            r = results.get((arm, n))
+            if not r:
+                continue
+            shade = 0.55 + 0.45 * (k + 1) / len(ns)  # larger N darker
+            colour = tuple(np.clip(base * shade + (1 - shade) * 1.0, 0, 1)) if len(ns) > 1 else tuple(base)
+            curve = r["curve"]
+            right.errorbar(curve["images"], curve["acc"], yerr=[curve["acc"] - curve["lo"], curve["hi"] - curve["acc"]],
+                           color=colour, marker=N_MARKERS[k % len(N_MARKERS)], ms=5, lw=1.3, capsize=2, label=f"N={n}, {few.arm_name(arm)}")
+            if r["result"]["kind"] == "interpolated":
+                right.plot([r["result"]["value"]], [TARGET], marker="x", color=colour, ms=9, mew=2)
+    right.axhline(TARGET, color="#d62728", ls="--", lw=0.9)
+    right.set_xscale("log")
+    plain_log_ticks(right.xaxis)
+    right.set_ylim(-0.03, 1.03)
+    right.set_xlabel("training images (dataset.images, all parts)")
+    right.set_ylabel("overall accuracy")
+    right.set_title("accuracy vs size per N (x: interpolated 60 % crossing)", fontsize=9.5)
+    right.grid(alpha=0.25, which="both")
+    right.legend(frameon=False, fontsize=7, loc="best")
+    n_seeds = table.groupby(["N", "stripes", "f2d"]).size()
+    seeds = f"{n_seeds.min()}" if n_seeds.min() == n_seeds.max() else f"{n_seeds.min()}-{n_seeds.max()}"
+    fig.suptitle(f"Data efficiency (Fig. 5c): scale={scale}, {seeds} seed(s) per point; paper: ~N² without stripes, ~N with them", fontsize=9.5)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    png = out_dir / f"{NAME}.png"
+    fig.savefig(png, dpi=DPI)
+
+    lines = [
+        f"# {NAME} (Fig. 5c), scale={scale}",
+        "",
+        f"Training images (`dataset.images`, all parts) needed for {TARGET:.0%} overall accuracy: seeds averaged, accuracy",
+        "interpolated linearly in log(size) between the last point below and the first at or above the threshold.",
+        "",
+        "| arm | N | 2D held out | shares tried | sizes tried | acc at those sizes | size for 60 % |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for arm in arms:
+        for n in ns:
+            r = results.get((arm, n))
+            if not r:
+                continue
+            curve = r["curve"]
+            held = table[(table["stripes"] == arm) & (table["N"] == n)]["held_out"].dropna()
+            shares = ", ".join(f"{100 * s:g}%" for s in curve.index)
+            sizes = ", ".join(_fmt(v) for v in curve["images"])
+            accs = ", ".join(f"{a:.2f}" + (f" ({lo:.2f}-{hi:.2f})" if s > 1 else "") for a, lo, hi, s in zip(curve["acc"], curve["lo"], curve["hi"], curve["seeds"]))
+            cell = _describe(r["result"])
+            if r["per_seed"]:
+                cell += "; per seed: " + ", ".join(_describe(s).split(" (")[0] for s in r["per_seed"])
+            lines.append(f"| {few.arm_name(arm)} | {n} | {held.iloc[0]:.0%} | {shares} | {sizes} | {accs} | {cell} |" if len(held) else
+                         f"| {few.arm_name(arm)} | {n} | - | {shares} | {sizes} | {accs} | {cell} |")
+    lines += ["", "Log-log slope of the size for 60 % against N (interpolated points only; the paper: ~2 for 2D only, ~1 with stripes):", ""]
+    for arm in arms:
+        slope, count = slopes.get(arm, (None, 0))
+        lines.append(f"* {few.arm_name(arm)}: " + (f"{slope:.2f} from {count} N values" if slope is not None else f"no fit ({count} interpolated N value(s); needs 2)"))
+    for kind, point in references.items():
+        if point is not None:
+            lines.append(f"* {kind} reference line through N={point[0]}, {_fmt(point[1])} images" + (" (a bound: nothing was interpolated)" if on_bound else ""))
+    md = out_dir / f"{NAME}.md"
+    md.write_text("\n".join(lines) + "\n")
+    return [png, md]
+
+
+def plain_log_ticks(axis) -> None:
+    """Log-axis ticks at 1, 2, 5 x 10^k written as plain numbers (sizes read better as 2,000 than 2x10^3)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
+    axis.set_minor_locator(LogLocator(base=10, subs=tuple(range(1, 10))))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def matplotlib_rgb(colour) -> tuple[float, float, float]:
+    from matplotlib.colors import to_rgb
+
+    return to_rgb(colour)

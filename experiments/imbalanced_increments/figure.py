@@ -1,0 +1,389 @@
+"""Figure of experiment=imbalanced_increments (preprint, arXiv 2402.03305): is learning x and y coupled?
+
+With x sampled more densely than y (dx < dy), a model that learns the two factors separately should
+get x right sooner than y (and the reverse for dy < dx); the preprint reports instead that "the
+learning process for x and y is coupled rather than factorized". The figure shows, per grid
+(dx, dy), ``eval/acc_x`` and ``eval/acc_y`` against steps, and a summary of when each axis first
+reaches 50 % and 90 % accuracy and of the gap ``acc_x - acc_y`` over training.
+
+Threshold steps are interpolated linearly between the last evaluation below the threshold and the
+first at or above it. The evaluation cadence is the real resolution, so an axis "leads" only when
+its crossing lies between different evaluations than the other's; crossings between the same two
+evaluations read as "together". Only the records are read (nothing is retrained or sampled).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+from omegaconf import OmegaConf
+
+from diffcomp.sweeps.aggregate import load_records, parse_overrides
+
+NAME = "imbalanced_increments"
+DPI = 110
+THRESHOLDS = (0.5, 0.9)  # halfway, and nearly learned
+AXIS_COLOURS = {"x": "tab:blue", "y": "tab:orange"}
+SEED_STYLES = ("-", "--", ":", "-.")
+THRESHOLD_MARKERS = {0.5: "o", 0.9: "s"}
+
+
+# ---------------------------------------------------------------------------------------------
+# records
+
+
+class Run:
+    """One job: its grid (dx, dy), seed and evaluations by step (plain class: the figure loader does
+    not register this module in ``sys.modules``, which ``@dataclass`` needs)."""
+
+    def __init__(self, job_dir: Path, record: dict):
+        config = record.get("config") or {}
+        data = config.get("data") or {}
+        overrides = parse_overrides(record.get("overrides", []))
+        self.job_dir = job_dir
+        self.dx = _number(overrides.get("data.increment_x", data.get("increment_x")), data.get("increment"))
+        self.dy = _number(overrides.get("data.increment_y", data.get("increment_y")), data.get("increment"))
+        self.seed = int(record.get("seed", config.get("seed", 0)) or 0)
+        self.images = (record.get("dataset") or {}).get("images")
+        self.cadence = (config.get("eval") or {}).get("every_n_steps")
+        self.evals = _by_step(record.get("history"))
+        self.analyses = _by_step(record.get("analysis_history"))
+
+    def series(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, values) of ``key`` from the evaluations (``eval/*``) or the analyses (``repr/*``)."""
+        source = self.analyses if key.startswith("repr/") else self.evals
+        points = [(s, e[key]) for s, e in sorted(source.items()) if isinstance(e.get(key), (int, float))]
+        return (
+            (np.array([p[0] for p in points], float), np.array([p[1] for p in points], float))
+            if points
+            else (np.empty(0), np.empty(0))
+        )
+
+    @property
+    def grid(self) -> tuple:
+        return (self.dx, self.dy)
+
+    def name(self) -> str:
+        dense = "balanced" if self.dx == self.dy else ("x denser" if _lt(self.dx, self.dy) else "y denser")
+        images = f", {self.images} images" if isinstance(self.images, int) else ""
+        return f"dx={_g(self.dx)}, dy={_g(self.dy)} ({dense}{images})"
+
+
+def _by_step(entries) -> dict[int, dict]:
+    return {int(e["step"]): e for e in entries or [] if isinstance(e, dict) and e.get("step") is not None}
+
+
+def _number(value, default):
+    return default if value is None else value
+
+
+def _g(value) -> str:
+    return f"{value:g}" if isinstance(value, (int, float)) else str(value)
+
+
+def _lt(a, b) -> bool:
+    return isinstance(a, (int, float)) and isinstance(b, (int, float)) and a < b
+
+
+def _sort_key(value):
+    return (not isinstance(value, (int, float)), value if isinstance(value, (int, float)) else str(value))
+
+
+def scale_of(sweep_dir: Path) -> str:
+    """The ``scale=`` choice saved in the sweep's multirun.yaml, else in a record's overrides ('?')."""
+    try:
+        scale = OmegaConf.select(OmegaConf.load(Path(sweep_dir) / "multirun.yaml"), "hydra.runtime.choices.scale")
+    except Exception:
+        scale = None
+    records = (parse_overrides(record.get("overrides", [])).get("scale") for _, record in load_records(sweep_dir))
+    return str(scale or next((s for s in records if s is not None), "?"))
+
+
+# ---------------------------------------------------------------------------------------------
+# threshold steps
+
+
+def crossing(steps: np.ndarray, values: np.ndarray, threshold: float) -> tuple[float, int | None, int] | None:
+    """(interpolated step, evaluation before, evaluation at) where ``values`` first reach ``threshold``."""
+    for i, (s, v) in enumerate(zip(steps, values)):
+        if v >= threshold:
+            if i == 0:
+                return float(s), None, int(s)
+            s0, v0 = steps[i - 1], values[i - 1]
+            fraction = (threshold - v0) / (v - v0) if v > v0 else 1.0
+            return float(s0 + np.clip(fraction, 0, 1) * (s - s0)), int(s0), int(s)
+    return None
+
+
+def order(cx, cy) -> str:
+    """Which axis reached the threshold first, at the evaluations' resolution."""
+    if cx is None and cy is None:
+        return "neither reached"
+    if cx is None or cy is None:  # only one axis got there within training
+        return "x first" if cy is None else "y first"
+    if cx[1:] == cy[1:]:
+        return "together"
+    return "x first" if cx[2] < cy[2] else "y first"
+
+
+def max_gap(run: Run) -> tuple[float, int] | None:
+    """The largest |acc_x - acc_y| over training (signed value, step)."""
+    sx, ax = run.series("eval/acc_x")
+    sy, ay = run.series("eval/acc_y")
+    common = sorted(set(sx.tolist()) & set(sy.tolist()))
+    if not common:
+        return None
+    gaps = [(float(ax[sx == s][0] - ay[sy == s][0]), int(s)) for s in common]
+    return max(gaps, key=lambda g: abs(g[0]))
+
+
+# ---------------------------------------------------------------------------------------------
+# figures
+
+
+def draw_curves(runs: list[Run], path: Path, scale: str) -> Path | None:
+    """acc_x and acc_y against steps, a panel per grid (rows: dy, columns: dx), thresholds marked."""
+    if not any(r.evals for r in runs):
+        return None
+    dxs = sorted({r.dx for r in runs}, key=_sort_key)
+    dys = sorted({r.dy for r in runs}, key=_sort_key)
+    fig = Figure(figsize=(4.0 * len(dxs) + 0.3, 3.0 * len(dys) + 0.7), layout="constrained")
+    grid = fig.subplots(len(dys), len(dxs), squeeze=False, sharex=True, sharey=True)
+    for i, dy in enumerate(dys):
+        for j, dx in enumerate(dxs):
+            ax = grid[i, j]
+            group = [r for r in runs if r.grid == (dx, dy) and r.evals]
+            if not group:
+                ax.text(
+                    0.5,
+                    0.5,
+                    f"dx={_g(dx)}, dy={_g(dy)}: no record",
+                    ha="center",
+                    va="center",
+                    transform=ax.transAxes,
+                    fontsize=8,
+                    color="0.4",
+                )
+                continue
+            for k, run in enumerate(group):
+                style = SEED_STYLES[k % len(SEED_STYLES)]
+                seed = f" (seed {run.seed})" if len(group) > 1 else ""
+                steps, acc = run.series("eval/acc")
+                if len(steps):
+                    ax.plot(steps, acc, color="0.55", lw=1, ls=style, label="acc (both)" + seed)
+                for axis in "xy":
+                    steps, values = run.series(f"eval/acc_{axis}")
+                    if not len(steps):
+                        continue
+                    ax.plot(
+                        steps,
+                        values,
+                        color=AXIS_COLOURS[axis],
+                        lw=1.8,
+                        ls=style,
+                        marker="o",
+                        ms=3,
+                        label=f"acc_{axis}" + seed,
+                    )
+                    for threshold in THRESHOLDS:
+                        hit = crossing(steps, values, threshold)
+                        if hit is not None:
+                            ax.plot(
+                                hit[0],
+                                threshold,
+                                THRESHOLD_MARKERS[threshold],
+                                mfc="none",
+                                mec=AXIS_COLOURS[axis],
+                                ms=8,
+                                mew=1.5,
+                            )
+                    steps, r2 = run.series(f"repr/probe_r2_{axis}")
+                    if len(steps):
+                        ax.plot(steps, r2, color=AXIS_COLOURS[axis], lw=1, ls=":", label=f"probe R² {axis}" + seed)
+            for threshold in THRESHOLDS:
+                ax.axhline(threshold, color="0.6", lw=0.8, ls=":")
+            ax.set_title(group[0].name(), fontsize=8)
+            ax.set_ylim(-0.02, 1.02)
+            ax.grid(alpha=0.3)
+            if i == len(dys) - 1:
+                ax.set_xlabel("training step")
+            if j == 0:
+                ax.set_ylabel("accuracy / probe R²")
+    handles, labels = next((hl for ax in grid.flat if (hl := ax.get_legend_handles_labels())[0]), ([], []))
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 6), frameon=False, fontsize=8)
+    fig.suptitle(
+        f"Per-axis accuracy over training (scale={scale}); open markers: first reaching "
+        + ", ".join(f"{t:.0%} ({THRESHOLD_MARKERS[t]})" for t in THRESHOLDS),
+        fontsize=9,
+    )
+    fig.savefig(path, dpi=DPI)
+    return path
+
+
+def draw_summary(runs: list[Run], path: Path) -> Path | None:
+    """Left: acc_x - acc_y over training per grid. Right: the steps at which each axis reaches each threshold."""
+    runs = [r for r in runs if r.evals]
+    if not runs:
+        return None
+    fig = Figure(figsize=(10.0, 1.2 + 0.55 * max(len(runs), 4)), layout="constrained")
+    left, right = fig.subplots(1, 2, width_ratios=(1, 1.1))
+    last_step = max(max(r.evals) for r in runs)
+    for k, run in enumerate(runs):
+        sx, ax_ = run.series("eval/acc_x")
+        sy, ay = run.series("eval/acc_y")
+        common = sorted(set(sx.tolist()) & set(sy.tolist()))
+        if common:
+            gap = [ax_[sx == s][0] - ay[sy == s][0] for s in common]
+            left.plot(
+                common,
+                gap,
+                marker="o",
+                ms=3,
+                color=f"C{k + 2}",
+                label=run.name() + (f", seed {run.seed}" if _has_seeds(runs) else ""),
+            )
+        for axis, offset in (("x", -0.12), ("y", 0.12)):
+            steps, values = run.series(f"eval/acc_{axis}")
+            for threshold in THRESHOLDS:
+                hit = crossing(steps, values, threshold) if len(steps) else None
+                marker = THRESHOLD_MARKERS[threshold]
+                if hit is None:
+                    right.plot(last_step * 1.04, k + offset, ">", color=AXIS_COLOURS[axis], ms=6, alpha=0.5)
+                else:
+                    right.plot(
+                        hit[0],
+                        k + offset,
+                        marker,
+                        color=AXIS_COLOURS[axis],
+                        ms=7,
+                        mfc=AXIS_COLOURS[axis] if threshold == THRESHOLDS[0] else "none",
+                        mew=1.5,
+                    )
+    left.axhline(0, color="k", lw=0.8)
+    left.set(
+        xlabel="training step",
+        ylabel="acc_x - acc_y",
+        title="acc_x - acc_y over training\n(factorized learning: away from 0 in the imbalanced grids)",
+    )
+    left.title.set_fontsize(8)
+    left.grid(alpha=0.3)
+    if left.get_legend_handles_labels()[0]:
+        left.legend(frameon=False, fontsize=7)
+    right.set_yticks(
+        range(len(runs)),
+        [f"dx={_g(r.dx)}, dy={_g(r.dy)}" + (f", seed {r.seed}" if _has_seeds(runs) else "") for r in runs],
+        fontsize=8,
+    )
+    right.set_ylim(-0.6, len(runs) - 0.4)
+    right.invert_yaxis()
+    right.set_xlim(left=0, right=last_step * 1.08)
+    right.axvline(last_step, color="0.6", lw=0.8, ls=":")
+    right.set(xlabel="training step")
+    right.set_title(
+        "first step at 50 % (filled) and 90 % (open)\nx blue, y orange; '>' not reached by the last evaluation",
+        fontsize=8,
+    )
+    right.grid(alpha=0.3, axis="x")
+    fig.savefig(path, dpi=DPI)
+    return path
+
+
+def _has_seeds(runs: list[Run]) -> bool:
+    return len({r.seed for r in runs}) > 1
+
+
+# ---------------------------------------------------------------------------------------------
+# table
+
+
+def _row(cells) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def _fmt(value) -> str:
+    return f"{value:.3f}" if isinstance(value, (int, float)) else "–"
+
+
+def write_table(runs: list[Run], path: Path, scale: str) -> Path:
+    """Threshold steps per axis and grid, which axis led, and the largest x-y gap."""
+    cadence = next((r.cadence for r in runs if r.cadence), None)
+    header = ["dx", "dy", "images", "seed"]
+    header += [f"{name} {t:.0%}" for t in THRESHOLDS for name in ("x", "y", "order")]
+    header += ["gap (step)", "final acc_x", "final acc_y", "final probe R² x", "final probe R² y"]
+    every = f", every {cadence} steps" if cadence else ""
+    lines = [
+        f"# {NAME} (scale={scale})",
+        "",
+        f"Steps at which acc_x and acc_y first reach each threshold (linear interpolation between evaluations{every}). "
+        "'together': both crossings between the same two evaluations. "
+        "Gap: the largest acc_x - acc_y over training (at that step).",
+        "",
+        _row(header),
+        _row(["---"] * len(header)),
+    ]
+    readings = {}
+    for run in runs:
+        if not run.evals:
+            continue
+        cells = [_g(run.dx), _g(run.dy), run.images if run.images is not None else "–", run.seed]
+        for threshold in THRESHOLDS:
+            hits = {axis: crossing(*run.series(f"eval/acc_{axis}"), threshold) for axis in "xy"}
+            cells += [f"{hits[a][0]:.0f}" if hits[a] else "not reached" for a in "xy"] + [order(hits["x"], hits["y"])]
+            readings.setdefault(run.grid, []).append(order(hits["x"], hits["y"]))
+        gap = max_gap(run)
+        last = run.evals[max(run.evals)]
+        probes = run.analyses[max(run.analyses)] if run.analyses else {}
+        cells.append(f"{gap[0]:+.3f} ({gap[1]})" if gap else "–")
+        cells += [_fmt(last.get(f"eval/acc_{a}")) for a in "xy"] + [
+            _fmt(probes.get(f"repr/probe_r2_{a}")) for a in "xy"
+        ]
+        lines.append(_row(cells))
+    lines += ["", _reading(readings)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _reading(readings: dict) -> str:
+    """Coupled when every imbalanced grid crosses each threshold with both axes together."""
+    imbalanced = {grid: orders for grid, orders in readings.items() if grid[0] != grid[1]}
+    if not imbalanced:
+        return "Reading: no imbalanced grid (dx != dy) among the records."
+    decided = [o for orders in imbalanced.values() for o in orders if o in ("together", "x first", "y first")]
+    if not decided:
+        return "Reading: no axis of an imbalanced grid reached a threshold; undetermined."
+    denser_first = all(
+        o == ("x first" if _lt(g[0], g[1]) else "y first")
+        for g, orders in imbalanced.items()
+        for o in orders
+        if o in ("x first", "y first")
+    )
+    if all(o == "together" for o in decided):
+        verdict = "coupled: in every imbalanced grid x and y reached each threshold together (as the preprint reports)"
+    elif denser_first and all(o != "together" for o in decided):
+        verdict = "factorized: the denser axis reached every threshold first in every imbalanced grid"
+    else:
+        verdict = "mixed: " + "; ".join(
+            f"dx={_g(g[0])}, dy={_g(g[1])}: {', '.join(orders)}" for g, orders in imbalanced.items()
+        )
+    return f"Reading (thresholds {', '.join(f'{t:.0%}' for t in THRESHOLDS)}): {verdict}."
+
+
+def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
+    """The per-grid curves, the summary and the threshold table of whatever records the sweep has."""
+    sweep_dir, out_dir = Path(sweep_dir), Path(out_dir)
+    runs = sorted(
+        (Run(d, r) for d, r in load_records(sweep_dir)), key=lambda r: (_sort_key(r.dx), _sort_key(r.dy), r.seed)
+    )
+    if not runs:
+        return []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    scale = scale_of(sweep_dir)
+    paths = [
+        draw_curves(runs, out_dir / f"{NAME}_curves.png", scale),
+        draw_summary(runs, out_dir / f"{NAME}_summary.png"),
+        write_table(runs, out_dir / f"{NAME}.md", scale),
+    ]
+    return [p for p in paths if p is not None]
