@@ -48,7 +48,9 @@ def preset(name: str) -> dict:
         cfg = compose("config", overrides=[f"experiment={PRESETS[name]}"])
     m = cfg.model
     size = int(cfg.data.size)
-    arch = dict(image_size=size, channels=tuple(m.channels), bottleneck=m.bottleneck, encoding_dim=m.encoding_dim, heads=m.heads)
+    arch = dict(
+        image_size=size, channels=tuple(m.channels), bottleneck=m.bottleneck, encoding_dim=m.encoding_dim, heads=m.heads
+    )
     return dict(arch=arch, batch=int(cfg.train.batch_size), samples=size * size)
 
 
@@ -111,7 +113,9 @@ def autocast(args, device):
 def ours_train(module: DiffusionModule, args, batch: int, steps: int, warmup: int, device) -> tuple[float, float]:
     params = list(module.model.parameters())
     opt = torch.optim.AdamW(params, lr=3e-4, fused=device.type == "cuda")
-    ema = torch.optim.swa_utils.AveragedModel(module.model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(0.999))
+    ema = torch.optim.swa_utils.AveragedModel(
+        module.model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(0.999)
+    )
     images, labels = dataset(module.model.image_size, device)
     generator = torch.Generator(device=device).manual_seed(0)
 
@@ -138,7 +142,14 @@ def sampling_seconds(eps_model, size: int, count: int, method: str, steps: int, 
 
     def run():
         with torch.no_grad(), precision_ctx():
-            sample(lambda x, t: eps_model(x, t, labels), linear_schedule(), (count, 1, size, size), method=method, steps=steps, device=device)
+            sample(
+                lambda x, t: eps_model(x, t, labels),
+                linear_schedule(),
+                (count, 1, size, size),
+                method=method,
+                steps=steps,
+                device=device,
+            )
 
     return timed(run, device, 1)
 
@@ -162,7 +173,10 @@ def main() -> None:
     count = args.samples or chosen["samples"]
     arch = chosen["arch"]
     name = device_name(device)
-    print(f"device: {name}; torch {torch.__version__}; UNet {arch}; batch {batch}; ours: {args.precision}, compile={args.compile}, channels_last={args.channels_last}")
+    print(
+        f"device: {name}; torch {torch.__version__}; UNet {arch}; batch {batch}; "
+        f"ours: {args.precision}, compile={args.compile}, channels_last={args.channels_last}"
+    )
 
     base_ips = baseline_train(arch, batch, steps, 2, device)
     module = ours_module(arch, args, device)
@@ -174,8 +188,17 @@ def main() -> None:
         if method == "ddpm" and args.skip_ddpm:
             continue
         base_s = sampling_seconds(plain, arch["image_size"], count, method, nsteps, device, null)
-        ours_s = sampling_seconds(module._fast_model, arch["image_size"], count, method, nsteps, device, lambda: autocast(args, device))
-        rows.append((f"sample {count} images, {method.upper()}-{nsteps} (s)", f"{base_s:.1f}", f"{ours_s:.1f}", f"{base_s / ours_s:.2f}x"))
+        ours_s = sampling_seconds(
+            module._fast_model, arch["image_size"], count, method, nsteps, device, lambda: autocast(args, device)
+        )
+        rows.append(
+            (
+                f"sample {count} images, {method.upper()}-{nsteps} (s)",
+                f"{base_s:.1f}",
+                f"{ours_s:.1f}",
+                f"{base_s / ours_s:.2f}x",
+            )
+        )
     print(f"warm-up of ours (compilation included): {warm:.1f} s")
     print("\n| measure | plain eager fp32 | ours | ratio |\n| --- | --- | --- | --- |")
     for row in rows:

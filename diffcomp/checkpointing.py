@@ -47,7 +47,9 @@ class Preempted(SystemExit):
         self.step = step
 
     def __str__(self) -> str:
-        return f"stopped by {signal.Signals(self.code - 128).name} at step {self.step}; last.ckpt saved, rerun to resume"
+        return (
+            f"stopped by {signal.Signals(self.code - 128).name} at step {self.step}; last.ckpt saved, rerun to resume"
+        )
 
 
 def trainer_plugins() -> list:
@@ -117,7 +119,9 @@ class LastCheckpoint(Callback):
         log.warning("received %s: saving last.ckpt at the end of the current batch", signal.Signals(signum).name)
         self._pending = signum
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int
+    ) -> None:
         if self._pending is not None:
             self.save(trainer)
             log.warning("saved %s at step %d", self.path, trainer.global_step)

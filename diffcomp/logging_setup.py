@@ -32,7 +32,11 @@ def run_identity(out_dir: Path) -> dict[str, str | None]:
 def scoped_config(cfg: DictConfig) -> dict:
     """The parts of the config the job's task uses (``task.uses``): what its W&B run records."""
     uses = list(cfg.get("task", {}).get("uses") or cfg.keys())
-    return {k: OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k]) else cfg[k] for k in uses if k in cfg}
+    return {
+        k: OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k]) else cfg[k]
+        for k in uses
+        if k in cfg
+    }
 
 
 def build_logger(cfg: DictConfig, out_dir: Path):

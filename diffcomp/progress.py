@@ -37,7 +37,9 @@ class StepProgressBar(TQDMProgressBar):
         step = trainer.global_step
         if self._should_update(step, self.train_progress_bar.total):
             self.train_progress_bar.n = step
-            self.train_progress_bar.set_postfix(loss=f"{float(outputs['loss']):.4f}" if isinstance(outputs, dict) else None, refresh=True)
+            self.train_progress_bar.set_postfix(
+                loss=f"{float(outputs['loss']):.4f}" if isinstance(outputs, dict) else None, refresh=True
+            )
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module) -> None:
         pass

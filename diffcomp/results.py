@@ -9,6 +9,7 @@ never sees half a record and a crash never destroys the previous one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -22,7 +23,20 @@ from typing import Any
 
 RECORD_NAME = "results.json"
 SCHEMA_VERSION = 1
-PACKAGES = ("diffcomp", "torch", "lightning", "hydra-core", "omegaconf", "wandb", "numpy", "scipy", "scikit-learn", "gudhi", "umap-learn", "submitit")
+PACKAGES = (
+    "diffcomp",
+    "torch",
+    "lightning",
+    "hydra-core",
+    "omegaconf",
+    "wandb",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "gudhi",
+    "umap-learn",
+    "submitit",
+)
 
 
 def config_hash(resolved: dict) -> str:
@@ -35,10 +49,8 @@ def config_hash(resolved: dict) -> str:
 def package_versions() -> dict[str, str]:
     versions = {}
     for name in PACKAGES:
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):  # not every package is installed
             versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
     versions["python"] = platform.python_version()
     return versions
 
@@ -51,7 +63,11 @@ def git_commit(start: Path | None = None) -> str | None:
             ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=5, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=where, capture_output=True, text=True, timeout=5
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=where,
+            capture_output=True,
+            text=True,
+            timeout=5,
         ).stdout.strip()
         return commit + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):

@@ -6,9 +6,9 @@ scripts that re-evaluate a trained model (e.g. with another sampler).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from hydra.utils import instantiate
@@ -29,10 +29,15 @@ class FinishedRun:
     path: Path
     config: DictConfig
     record: dict | None
-    module: "object"
+    module: object
 
     def sample(
-        self, labels: Sequence | Tensor, sampler: str = "ddim", steps: int = 100, seed: int = 0, layer: str | None = None
+        self,
+        labels: Sequence | Tensor,
+        sampler: str = "ddim",
+        steps: int = 100,
+        seed: int = 0,
+        layer: str | None = None,
     ) -> Tensor | tuple[Tensor, Tensor]:
         """Generate one image per label; with ``layer`` also return that layer's activations [B, D]."""
         images, acts = self.module.generate(as_labels(labels), sampler=sampler, steps=steps, seed=seed, capture=layer)
@@ -55,10 +60,14 @@ class FinishedRun:
         batch = batch or int(self.config.eval.batch_size)
         try:
             chunks = labels.split(batch)
-            images = torch.cat([self.sample(chunk, sampler, steps, seed=self.module.eval_seed(i)) for i, chunk in enumerate(chunks)])
+            images = torch.cat(
+                [self.sample(chunk, sampler, steps, seed=self.module.eval_seed(i)) for i, chunk in enumerate(chunks)]
+            )
         finally:
             self.module.hparams.clip_x0 = previous
-        return score_samples(images, labels, self.config.eval.readout, dm.period, evaluation_sections(dm.spec, labels), dm.spec.eval_kind)
+        return score_samples(
+            images, labels, self.config.eval.readout, dm.period, evaluation_sections(dm.spec, labels), dm.spec.eval_kind
+        )
 
     @property
     def metrics(self) -> dict:
@@ -82,7 +91,9 @@ def load_run(path: str | Path, device: str | None = None) -> FinishedRun:
     return FinishedRun(path, cfg, read_record(path), module.to(device).eval())
 
 
-def analyze_finished_run(run_dir: Path, sampler: str = "ddim", steps: int = 100, layer: str | None = None, batch: int = 256, **options) -> dict:
+def analyze_finished_run(
+    run_dir: Path, sampler: str = "ddim", steps: int = 100, layer: str | None = None, batch: int = 256, **options
+) -> dict:
     """Sample the evaluation grid from a finished run, analyse the layer, add it to the run's record."""
     from diffcomp.analysis.report import analyze_representation
     from diffcomp.data.canvas import evaluation_labels
@@ -92,7 +103,9 @@ def analyze_finished_run(run_dir: Path, sampler: str = "ddim", steps: int = 100,
     dm = run.datamodule()
     labels = evaluation_labels(dm.spec).float()
     acts = torch.cat([run.sample(chunk, sampler=sampler, steps=steps, layer=layer)[1] for chunk in labels.split(batch)])
-    scalars, figures = analyze_representation(acts.numpy(), labels.numpy(), Path(run_dir) / "analysis" / "final", period=dm.period, **options)
+    scalars, figures = analyze_representation(
+        acts.numpy(), labels.numpy(), Path(run_dir) / "analysis" / "final", period=dm.period, **options
+    )
     record = read_record(run_dir) or {}
     record["analysis"] = {"layer": layer, "sampler": sampler, "steps": steps, **scalars}
     write_json_atomic(Path(run_dir) / RECORD_NAME, record)

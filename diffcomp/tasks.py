@@ -56,7 +56,12 @@ def prepare_job(cfg: DictConfig):
 
 def _prepare(cfg: DictConfig):
     task = cfg.get("task")
-    require(task is not None and task.get("fn"), "task", None if task is None else dict(task), "a task config with fn (conf/task/)")
+    require(
+        task is not None and task.get("fn"),
+        "task",
+        None if task is None else dict(task),
+        "a task config with fn (conf/task/)",
+    )
     if "lambda" in cfg and "lambda" in (task.get("uses") or []):
         number(cfg, "lambda", lo=0, hi=1, lo_open=True, prefix="")
     if not task.get("prepare"):
@@ -106,7 +111,7 @@ def run_job(cfg: DictConfig, out_dir: Path | None = None) -> dict | None:
         record["status"] = "complete"
         if not cfg.task.get("logs_itself", False):
             log_outcome(cfg, out_dir, record.get("metrics", {}))
-    except Exception as error:  # noqa: BLE001 - recorded, then re-raised or reported by the sweeper
+    except Exception as error:
         record["status"] = "failed"
         record["error"] = f"{type(error).__name__}: {error}"
         record["traceback"] = traceback.format_exc()
@@ -124,8 +129,20 @@ def run_job(cfg: DictConfig, out_dir: Path | None = None) -> dict | None:
     return record
 
 
-HEADLINE = ("eval/acc", "eval/acc_x", "eval/acc_y", "eval/frac_one_feature", "eval/loss", "repr/participation_ratio",
-            "repr/betti0", "repr/betti1", "repr/betti2", "repr/torus_verdict", "eval/match_in", "eval/match_out")
+HEADLINE = (
+    "eval/acc",
+    "eval/acc_x",
+    "eval/acc_y",
+    "eval/frac_one_feature",
+    "eval/loss",
+    "repr/participation_ratio",
+    "repr/betti0",
+    "repr/betti1",
+    "repr/betti2",
+    "repr/torus_verdict",
+    "eval/match_in",
+    "eval/match_out",
+)
 
 
 def headline(metrics: dict, fallback: int = 8) -> str:

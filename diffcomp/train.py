@@ -58,19 +58,39 @@ def check_training(cfg: DictConfig) -> None:
     number(t, "warmup_steps", lo=0, integer=True, prefix="train")
     steps = optional_number(t, "steps", lo=1, integer=True, prefix="train")
     epochs = optional_number(t, "epochs", lo=1, integer=True, prefix="train")
-    require((steps is None) != (epochs is None), "train.steps", steps, f"an integer >= 1 with train.epochs=null, or null with train.epochs set (now train.epochs={epochs})")
+    require(
+        (steps is None) != (epochs is None),
+        "train.steps",
+        steps,
+        f"an integer >= 1 with train.epochs=null, or null with train.epochs set (now train.epochs={epochs})",
+    )
     ema = t.get("ema_decay")
-    require(ema is None or (isinstance(ema, (int, float)) and 0 <= ema < 1), "train.ema_decay", ema, "null (off) or a number in [0, 1)")
+    require(
+        ema is None or (isinstance(ema, (int, float)) and 0 <= ema < 1),
+        "train.ema_decay",
+        ema,
+        "null (off) or a number in [0, 1)",
+    )
     choice(e, "sampler", SAMPLERS, prefix="eval")
     sample_steps = e.get("steps")
-    require(isinstance(sample_steps, int) and 1 <= sample_steps <= timesteps, "eval.steps", sample_steps, f"an integer in [1, diffusion.timesteps={timesteps}]")
+    require(
+        isinstance(sample_steps, int) and 1 <= sample_steps <= timesteps,
+        "eval.steps",
+        sample_steps,
+        f"an integer in [1, diffusion.timesteps={timesteps}]",
+    )
     number(e, "batch_size", lo=1, integer=True, prefix="eval")
     number(e, "loss_draws", lo=1, integer=True, prefix="eval")
     optional_number(e, "every_n_steps", lo=1, integer=True, prefix="eval")
     require(isinstance(e.get("at_start"), bool), "eval.at_start", e.get("at_start"), "true or false")
     layers = getattr(get_class(cfg.model._target_), "LAYERS", ())
     probe = e.get("probe_layer")
-    require(probe is None or probe in layers, "eval.probe_layer", probe, "null or one of " + (", ".join(layers) or "(none for this model)"))
+    require(
+        probe is None or probe in layers,
+        "eval.probe_layer",
+        probe,
+        "null or one of " + (", ".join(layers) or "(none for this model)"),
+    )
 
 
 def check_component(node: DictConfig | None, prefix: str, root: DictConfig | None = None) -> None:
@@ -79,7 +99,7 @@ def check_component(node: DictConfig | None, prefix: str, root: DictConfig | Non
         return
     try:
         cls = get_class(node._target_)
-    except Exception as error:  # noqa: BLE001 - any import failure is a bad target
+    except Exception as error:
         raise ValueError(f"{prefix}._target_={node._target_!r} cannot be imported: {error}") from error
     if hasattr(cls, "validate_config"):
         cls.validate_config(node, prefix, root=root)

@@ -9,7 +9,7 @@ import pytest
 os.environ["WANDB_MODE"] = "disabled"
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from support import TINY  # noqa: E402
+from support import TINY
 
 
 @pytest.fixture

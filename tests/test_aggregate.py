@@ -8,20 +8,24 @@ import pandas as pd
 import pytest
 
 from diffcomp.cli.aggregate import main
-from diffcomp.sweeps.aggregate import AggregateCallback, aggregate, parse_overrides
 from diffcomp.results import write_json_atomic
+from diffcomp.sweeps.aggregate import AggregateCallback, aggregate, parse_overrides
 
 SIGMAS = (0.1, 0.5, 1.0)
 LAMBDAS = (0.1, 0.2, 0.3, 0.4)
 
 
-def write_record(sweep: Path, overrides: list[str], status: str = "complete", acc: float | None = None, **extra) -> Path:
+def write_record(
+    sweep: Path, overrides: list[str], status: str = "complete", acc: float | None = None, **extra
+) -> Path:
     out = sweep / ",".join(sorted(overrides))
     record = {
         "status": status,
         "overrides": overrides,
         "seed": 0,
-        "metrics": {} if acc is None else {"eval/acc": acc, "eval/acc_x": min(1.0, acc + 0.1), "train/final_loss": 0.05},
+        "metrics": {}
+        if acc is None
+        else {"eval/acc": acc, "eval/acc_x": min(1.0, acc + 0.1), "train/final_loss": 0.05},
         "timings": {"train_seconds": 1.5, "train_steps": 4},
         "device": "cpu (1 threads)",
         "config": {"logger": {"kind": "csv"}},
@@ -40,7 +44,9 @@ def sweep(tmp_path) -> Path:
             if (s, lam) == (1.0, 0.3):
                 continue
             write_record(root, [f"data.sigma={s}", f"lambda={lam}"], acc=round(s * lam, 3))
-    write_record(root, ["data.sigma=1.0", "lambda=0.3"], status="failed", error="FloatingPointError: training loss became nan")
+    write_record(
+        root, ["data.sigma=1.0", "lambda=0.3"], status="failed", error="FloatingPointError: training loss became nan"
+    )
     write_record(root, ["data.sigma=2.0", "lambda=0.1"], status="running")
     corrupt = root / "data.sigma=2.0,lambda=0.2"
     corrupt.mkdir(parents=True)
@@ -51,7 +57,11 @@ def sweep(tmp_path) -> Path:
 
 def test_overrides_become_typed_columns():
     assert parse_overrides(["data.sigma=0.5", "lambda=1", "+extra=abc", "flag=true", "~gone", "train.lr=1e+30"]) == {
-        "data.sigma": 0.5, "lambda": 1, "extra": "abc", "flag": True, "train.lr": 1e30,
+        "data.sigma": 0.5,
+        "lambda": 1,
+        "extra": "abc",
+        "flag": True,
+        "train.lr": 1e30,
     }
 
 
@@ -82,7 +92,23 @@ def test_standard_plots_choose_the_swept_parameters(sweep, tmp_path):
 
 def test_cli_options_pick_metric_axes_and_output(sweep, tmp_path, capsys):
     out = tmp_path / "cli"
-    assert main([str(sweep), "--metric", "eval/acc_x", "--x", "data.sigma", "--hue", "lambda", "--out", str(out), "--no-wandb"]) == 0
+    assert (
+        main(
+            [
+                str(sweep),
+                "--metric",
+                "eval/acc_x",
+                "--x",
+                "data.sigma",
+                "--hue",
+                "lambda",
+                "--out",
+                str(out),
+                "--no-wandb",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "eval/acc_x (mean) by lambda x data.sigma" in printed and "UNREADABLE" in printed
     assert (out / "eval_acc_x_vs_data.sigma.png").exists() and (out / "eval_acc_x_lambda_x_data.sigma.png").exists()

@@ -1,8 +1,8 @@
 """The notebook API round trip: render, build, load a finished run, sample, score."""
 
 import pytest
-
 from support import TINY, compose_config
+
 import diffcomp.api as dc
 
 

@@ -6,11 +6,11 @@ import sys
 
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
-
 from support import compose_config
+
 from diffcomp.config.errors import ConfigError
-from diffcomp.sweeps.plan import expand_overrides, verdict
 from diffcomp.config.sweep import clean_range
+from diffcomp.sweeps.plan import expand_overrides, verdict
 from diffcomp.tasks import validate_job
 
 
@@ -48,7 +48,11 @@ def rejection(overrides) -> ConfigError:
 
 def listed(stdout: str) -> list[dict]:
     """The summaries of a dry-run listing, as dicts of strings."""
-    return [dict(kv.split("=", 1) for kv in line.strip().split(", ")) for line in stdout.splitlines() if line.startswith("       ") and "=" in line and "->" not in line]
+    return [
+        dict(kv.split("=", 1) for kv in line.strip().split(", "))
+        for line in stdout.splitlines()
+        if line.startswith("       ") and "=" in line and "->" not in line
+    ]
 
 
 def test_default_config_composes_to_the_quick_experiment():
@@ -85,11 +89,16 @@ def test_bad_input_names_the_field_and_the_allowed_range(override, field, allowe
 
 def test_a_lambda_that_leaves_no_image_is_rejected():
     validate_job(compose_config(["data.size=8", "data.increment=4", "lambda=0.25"]))  # 1 of 4 images
-    assert re.search(r"lambda=0.2 is invalid.*at least one of 4 images", str(rejection(["data.size=8", "data.increment=4", "lambda=0.2"])))
+    assert re.search(
+        r"lambda=0.2 is invalid.*at least one of 4 images",
+        str(rejection(["data.size=8", "data.increment=4", "lambda=0.2"])),
+    )
 
 
 def run_cli(*args, timeout=120):
-    return subprocess.run([sys.executable, "-m", "diffcomp.run", *args], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "diffcomp.run", *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_unknown_data_name_fails_before_training():
@@ -99,11 +108,16 @@ def test_unknown_data_name_fails_before_training():
 
 
 def test_dry_run_of_the_mission_sweep_lists_27_jobs_with_clean_values(tmp_path):
-    result = run_cli("-m", "data.sigma=0.1,0.5,1.0", "lambda=range(0.1,1,0.1)", "dry_run=true", f"hydra.sweep.dir={tmp_path}")
+    result = run_cli(
+        "-m", "data.sigma=0.1,0.5,1.0", "lambda=range(0.1,1,0.1)", "dry_run=true", f"hydra.sweep.dir={tmp_path}"
+    )
     assert result.returncode == 0, result.stderr
     assert "27 job(s):" in result.stdout
     assert "0.30000000000000004" not in result.stdout and "0.7000000000000001" not in result.stdout
-    assert any({"N": "16", "sigma": "0.5", "d": "1.0", "lambda": "0.3", "images": "76"}.items() <= job.items() for job in listed(result.stdout))
+    assert any(
+        {"N": "16", "sigma": "0.5", "d": "1.0", "lambda": "0.3", "images": "76"}.items() <= job.items()
+        for job in listed(result.stdout)
+    )
     assert f"{tmp_path}/data.sigma=1.0,lambda=0.9" in result.stdout
     assert not any(tmp_path.iterdir()), "a dry run must not create job directories"
 
@@ -137,7 +151,9 @@ def test_single_run_dry_run_prints_the_resolved_job(tmp_path):
     result = run_cli("dry_run=true", "data.sigma=0.5", f"hydra.run.dir={tmp_path}/run")
     assert result.returncode == 0, result.stderr
     assert "1 job(s):" in result.stdout
-    assert {"data": "bump", "N": "16", "sigma": "0.5", "d": "1.0", "lambda": "1.0", "images": "256"}.items() <= listed(result.stdout)[0].items()
+    assert {"data": "bump", "N": "16", "sigma": "0.5", "d": "1.0", "lambda": "1.0", "images": "256"}.items() <= listed(
+        result.stdout
+    )[0].items()
     assert not (tmp_path / "run" / "results.json").exists()
 
 

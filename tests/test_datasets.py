@@ -5,10 +5,10 @@ import math
 
 import pytest
 import torch
-
 from support import compose_config
+
 from diffcomp.config.errors import ConfigError
-from diffcomp.data.canvas import CanvasSpec, evaluation_labels, evaluation_sections, render_set, training_set
+from diffcomp.data.canvas import CanvasSpec, evaluation_labels, evaluation_sections, render_set
 from diffcomp.data.regions import DIMENSIONS, Holdout, dimension_codes
 from diffcomp.eval.callback import score_samples
 
@@ -46,7 +46,11 @@ def test_extended_label_space_is_44_by_44_and_splits_by_visibility():
         ("bump", ["data.holdout.type=band", "data.holdout.width=4"], {"2d": 1024 - 5 * 32}),
         # a square of side W is W / d grid values per axis: 4 x 4 at d=1, in the middle or the corner
         ("bump", ["data.holdout.type=square", "data.holdout.width=4"], {"2d": 1024 - 16}),
-        ("bump", ["data.holdout.type=square", "data.holdout.width=4", "data.holdout.place=exterior"], {"2d": 1024 - 16}),
+        (
+            "bump",
+            ["data.holdout.type=square", "data.holdout.width=4", "data.holdout.place=exterior"],
+            {"2d": 1024 - 16},
+        ),
         # 20 % of 32 x 32: only k^2 labels fit a centred square; 14^2 = 196 (19.1 %) is the nearest
         ("bump", ["data.holdout.type=square", "data.holdout.area=0.2"], {"2d": 1024 - 14 * 14}),
         # The cross removes compositions (2D and rim: 7 of the 38 visible values per axis gone) but
@@ -161,7 +165,9 @@ def test_square_regions_on_their_boundaries():
     assert interior.x_range == (13.5, 17.5)  # the 4 grid values nearest to the centre 16: 14 .. 17
     assert interior.contains(torch.tensor([[14.0, 17.0], [17.0, 14.0]])).all()
     assert not interior.contains(torch.tensor([[13.0, 16.0], [16.0, 18.0]])).any()
-    exterior = spec_of("bump", "data.holdout.type=square", "data.holdout.width=4", "data.holdout.place=exterior").holdout
+    exterior = spec_of(
+        "bump", "data.holdout.type=square", "data.holdout.width=4", "data.holdout.place=exterior"
+    ).holdout
     assert exterior.contains(torch.tensor([[29.0, 29.0], [32.0, 30.0]])).all()
     assert not exterior.contains(torch.tensor([[28.0, 32.0], [32.0, 1.0]])).any()
 
@@ -171,7 +177,14 @@ def test_interior_and_exterior_squares_hold_out_as_many_labels(width):
     # Fig. 12 compares the two places at the same W: the same number of compositions must go
     counts = {}
     for place in ("interior", "exterior"):
-        spec = spec_of("bump", "data.size=16", "data.increment=0.5", "data.holdout.type=square", f"data.holdout.width={width}", f"data.holdout.place={place}")
+        spec = spec_of(
+            "bump",
+            "data.size=16",
+            "data.increment=0.5",
+            "data.holdout.type=square",
+            f"data.holdout.width={width}",
+            f"data.holdout.place={place}",
+        )
         counts[place] = 32 * 32 - spec.num_training_labels()
     assert counts["interior"] == counts["exterior"] > 0
 
@@ -214,13 +227,21 @@ def test_preview_writes_a_png(tmp_path):
     "overrides,field,allowed",
     [
         (["data.holdout.type=cross", "data.holdout.width=40"], "data.holdout.width", "(0, 32)"),
-        (["data.holdout.type=band", "data.holdout.center=30", "data.holdout.width=6"], "data.holdout.width", "inside [1, 32]"),
+        (
+            ["data.holdout.type=band", "data.holdout.center=30", "data.holdout.width=6"],
+            "data.holdout.width",
+            "inside [1, 32]",
+        ),
         (["data.holdout.type=band", "data.holdout.center=40"], "data.holdout.center", "[1, 32]"),
         (["data.holdout.type=ring"], "data.holdout.type", "cross, band, square"),
         (["data.sigma_x=0"], "data.sigma_x", "> 0"),
         (["data=bump_stripes", "data.parts.0.fraction=1.5"], "data.parts[0].fraction", "[0, 1]"),
         (["data=stripes", "data.periodic=true"], "data.periodic", "extended label space"),
-        (["data=stripes", "data.parts.0.region=0d", "data.holdout.type=null", "data.margin=0"], "data", "at least one training image"),
+        (
+            ["data=stripes", "data.parts.0.region=0d", "data.holdout.type=null", "data.margin=0"],
+            "data",
+            "at least one training image",
+        ),
         (["data.holdout.type=cross", "data.holdout.parts=[2d,3d]"], "data.holdout.parts", "2d, rim, 1d, 0d"),
         (["data.holdout.type=cross", "data.holdout.area=0.2"], "data.holdout.area", "type=square"),
         (["data.holdout.type=square", "data.holdout.area=1.2"], "data.holdout.area", "(0, 1)"),

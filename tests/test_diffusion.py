@@ -29,7 +29,10 @@ def test_ddpm_step_mean_formula():
     t = 5
     mean = (xt - s.betas[t] / (1 - s.alpha_bars[t]).sqrt() * eps) / s.alphas[t].sqrt()
     assert torch.allclose(ddpm_step(s, xt, t, eps, torch.zeros_like(xt)), mean, atol=1e-6)
-    assert torch.allclose(ddpm_step(s, xt, 0, eps, torch.randn_like(xt)), (xt - s.betas[0] / (1 - s.alpha_bars[0]).sqrt() * eps) / s.alphas[0].sqrt())
+    assert torch.allclose(
+        ddpm_step(s, xt, 0, eps, torch.randn_like(xt)),
+        (xt - s.betas[0] / (1 - s.alpha_bars[0]).sqrt() * eps) / s.alphas[0].sqrt(),
+    )
 
 
 def test_samplers_recover_the_data_point_with_an_oracle_noise_predictor():
@@ -65,7 +68,11 @@ def test_clipping_changes_nothing_inside_the_data_range_and_bounds_x0_outside():
     x0 = torch.rand(2, 1, 4, 4) * 1.8 - 0.9
     eps = torch.randn(2, 1, 4, 4)
     xt = add_noise(s, x0, torch.tensor([40, 40]), eps)
-    assert torch.allclose(ddpm_step(s, xt, 40, eps, torch.zeros_like(xt), clip=True), ddpm_step(s, xt, 40, eps, torch.zeros_like(xt)), atol=1e-5)
+    assert torch.allclose(
+        ddpm_step(s, xt, 40, eps, torch.zeros_like(xt), clip=True),
+        ddpm_step(s, xt, 40, eps, torch.zeros_like(xt)),
+        atol=1e-5,
+    )
     assert torch.allclose(ddim_step(s, xt, 40, 20, eps, clip=True), ddim_step(s, xt, 40, 20, eps), atol=1e-5)
     # a wild noise prediction: unclipped, the next state overshoots the data range far more
     wild = eps * 20

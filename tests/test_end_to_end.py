@@ -3,8 +3,8 @@
 import json
 
 import pytest
-
 from support import compose_config
+
 from diffcomp.results import RECORD_NAME
 from diffcomp.tasks import run_job
 
@@ -22,7 +22,14 @@ def test_tiny_run_writes_a_complete_record(finished_run):
     out, record = finished_run
     on_disk = json.loads((out / RECORD_NAME).read_text())
     assert on_disk["status"] == "complete"
-    for key in ("eval/acc", "eval/acc_x", "eval/acc_y", "eval/frac_no_feature", "eval/frac_one_feature", "eval/frac_several_features"):
+    for key in (
+        "eval/acc",
+        "eval/acc_x",
+        "eval/acc_y",
+        "eval/frac_no_feature",
+        "eval/frac_one_feature",
+        "eval/frac_several_features",
+    ):
         assert 0.0 <= on_disk["metrics"][key] <= 1.0
     assert on_disk["metrics"]["train/final_loss"] > 0  # the mean training loss of the last interval
     assert on_disk["metrics"]["eval/loss"] > 0  # held-out denoising loss at the evaluation labels
@@ -55,7 +62,9 @@ def test_failed_single_run_records_the_error_and_reraises(tmp_path, tiny_overrid
 
 
 def test_evaluation_at_start_and_at_a_cadence_in_steps(tmp_path, tiny_overrides):
-    cfg = compose_config([*tiny_overrides, "train.steps=6", "eval.every_n_steps=2", "eval.at_start=true", "analysis=none"])
+    cfg = compose_config(
+        [*tiny_overrides, "train.steps=6", "eval.every_n_steps=2", "eval.at_start=true", "analysis=none"]
+    )
     record = run_job(cfg, out_dir=tmp_path)
     assert [h["step"] for h in record["history"]] == [0, 2, 4, 6]  # the final one is the cadence's, not repeated
     assert "train/interval_loss" not in record["history"][0]  # nothing trained yet at step 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from support import compose_config
 
 from diffcomp.config.errors import ConfigError
 from diffcomp.eval.readout import count_features
@@ -19,10 +20,10 @@ from diffcomp.localscores.scenes import (
     render_scenes,
     sample_locations,
 )
-from support import compose_config
 
 
-def scenes(counts, spec=SceneSpec(), regime="all", seed=0, k_max=6):
+def scenes(counts, spec=None, regime="all", seed=0, k_max=6):
+    spec = spec or SceneSpec()
     generator = torch.Generator().manual_seed(seed)
     return make_scenes(torch.tensor(counts), k_max, spec, regime, generator)
 
@@ -154,13 +155,30 @@ def test_condition_directions_of_far_apart_locations_are_orthogonal_for_the_loca
 # ----------------------------------------------------------------------------- the experiment
 # experiment=local_scores runs through the one training path: data=scenes, a model, eval=local_scores.
 TINY = [
-    "experiment=local_scores", "data.size=16", "data.train_scenes=48", "data.samples_per_count=2", "train.steps=3",
-    "train.batch_size=16", "eval.batch_size=32", "train.warmup_steps=1", "diffusion.timesteps=50", "eval.steps=2",
-    "eval.callback.direction_samples=2", "eval.callback.direction_t=40", "eval.grid_size=2",
-    "logger=csv", "trainer.enable_progress_bar=false",
+    "experiment=local_scores",
+    "data.size=16",
+    "data.train_scenes=48",
+    "data.samples_per_count=2",
+    "train.steps=3",
+    "train.batch_size=16",
+    "eval.batch_size=32",
+    "train.warmup_steps=1",
+    "diffusion.timesteps=50",
+    "eval.steps=2",
+    "eval.callback.direction_samples=2",
+    "eval.callback.direction_t=40",
+    "eval.grid_size=2",
+    "logger=csv",
+    "trainer.enable_progress_bar=false",
 ]
 MODELS = {
-    "set_unet": ["model=set_unet", "model.channels=[8,8,8,8]", "model.bottleneck=8", "model.heads=2", "model.encoding_dim=8"],
+    "set_unet": [
+        "model=set_unet",
+        "model.channels=[8,8,8,8]",
+        "model.bottleneck=8",
+        "model.heads=2",
+        "model.encoding_dim=8",
+    ],
     "local_denoiser": ["model=local_denoiser", "model.width=8", "model.depth=1", "model.encoding_dim=8"],
 }
 
@@ -178,14 +196,28 @@ def test_tiny_run_returns_metrics_and_figures(tmp_path, model, regime):
     for k in range(1, 7):
         for name in ("match", "recall", "count_error", "exact_count"):
             assert f"eval/k{k}/{name}" in metrics
-    for key in ("eval/match_in", "eval/match_out", "eval/count_error_out", "directions/mean_abs_cos", "train/final_loss", "eval/loss"):
+    for key in (
+        "eval/match_in",
+        "eval/match_out",
+        "eval/count_error_out",
+        "directions/mean_abs_cos",
+        "train/final_loss",
+        "eval/loss",
+    ):
         assert key in metrics
     assert metrics["train/final_loss"] > 0  # a finite training loss was recorded
     assert record["timings"]["train_steps"] == 3
     assert set(record["per_count"]) == {str(k) for k in range(1, 7)}
     assert 0.0 <= metrics["locality/pixels/mean"] <= 1.0 and 0.0 <= metrics["locality/conditions/mean"] <= 1.0
     assert len(record["locality"]["pixels"]["timesteps"]) == 6
-    for name in ("accuracy_vs_k.png", "samples_by_k.png", "cosines.png", "locality_vs_t.png", "model.pt", "checkpoints/last.ckpt"):
+    for name in (
+        "accuracy_vs_k.png",
+        "samples_by_k.png",
+        "cosines.png",
+        "locality_vs_t.png",
+        "model.pt",
+        "checkpoints/last.ckpt",
+    ):
         assert (tmp_path / name).stat().st_size > 0  # the one training path: checkpoints and records too
     assert record["config"]["data"]["regime"] == regime
 
@@ -205,28 +237,33 @@ def test_the_experiment_validates_for_both_models_and_regimes():
 
     for model in MODELS:
         for regime in ("all", "one"):
-            summary = validate_job(compose_config(["experiment=local_scores", f"model={model}", f"data.regime={regime}"]))
+            summary = validate_job(
+                compose_config(["experiment=local_scores", f"model={model}", f"data.regime={regime}"])
+            )
             assert summary["regime"] == regime and summary["images"] == 6000
 
 
-@pytest.mark.parametrize("changes, field", [
-    (["data.regime=some"], "data.regime"),
-    (["model=set_unet", "data.size=20"], "data.size"),
-    (["data.eval_counts=[1,0]"], "data.eval_counts"),
-    (["data.train_counts=[]"], "data.train_counts"),
-    (["data.max_conditions=4"], "data.max_conditions"),
-    (["data.min_separation=3"], "data.min_separation"),  # bumps would merge
-    (["data.min_separation=6"], "data.min_separation"),  # six bumps no longer fit
-    (["data.composition=multiply"], "data.min_separation"),  # multiply needs 5 apart
-    (["data.composition=sum"], "data.composition"),
-    (["eval.steps=2000"], "eval.steps"),
-    (["eval.sampler=euler"], "eval.sampler"),
-    (["eval.callback.direction_layer=block9"], "eval.callback.direction_layer"),
-    (["eval.callback.direction_locations=[[0,3]]"], "eval.callback.direction_locations"),
-    (["model=set_unet", "model.heads=3"], "model.heads"),
-    (["train.batch_size=0"], "train.batch_size"),
-    (["train.lr=0"], "train.lr"),
-])
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        (["data.regime=some"], "data.regime"),
+        (["model=set_unet", "data.size=20"], "data.size"),
+        (["data.eval_counts=[1,0]"], "data.eval_counts"),
+        (["data.train_counts=[]"], "data.train_counts"),
+        (["data.max_conditions=4"], "data.max_conditions"),
+        (["data.min_separation=3"], "data.min_separation"),  # bumps would merge
+        (["data.min_separation=6"], "data.min_separation"),  # six bumps no longer fit
+        (["data.composition=multiply"], "data.min_separation"),  # multiply needs 5 apart
+        (["data.composition=sum"], "data.composition"),
+        (["eval.steps=2000"], "eval.steps"),
+        (["eval.sampler=euler"], "eval.sampler"),
+        (["eval.callback.direction_layer=block9"], "eval.callback.direction_layer"),
+        (["eval.callback.direction_locations=[[0,3]]"], "eval.callback.direction_locations"),
+        (["model=set_unet", "model.heads=3"], "model.heads"),
+        (["train.batch_size=0"], "train.batch_size"),
+        (["train.lr=0"], "train.lr"),
+    ],
+)
 def test_bad_values_fail_before_any_compute_naming_the_field(changes, field):
     from diffcomp.tasks import validate_job
 

@@ -57,13 +57,17 @@ class LocalByHand(nn.Module):
     ``global_weight`` g (times t / T when ``grows_with_t``) it adds ``g * sum(x)`` to every pixel.
     """
 
-    def __init__(self, kernel: torch.Tensor, cond_radius: int = 1, global_weight: float = 0.0, grows_with_t: bool = False):
+    def __init__(
+        self, kernel: torch.Tensor, cond_radius: int = 1, global_weight: float = 0.0, grows_with_t: bool = False
+    ):
         super().__init__()
         self.register_buffer("kernel", kernel[None, None].float())
         self.cond_radius, self.global_weight, self.grows_with_t = cond_radius, global_weight, grows_with_t
 
     def forward(self, x, t, conditions):
-        out = F.conv2d(x, self.kernel, padding=self.kernel.shape[-1] // 2) + box(conditions, x.shape[-1], self.cond_radius)
+        out = F.conv2d(x, self.kernel, padding=self.kernel.shape[-1] // 2) + box(
+            conditions, x.shape[-1], self.cond_radius
+        )
         weight = self.global_weight * (t.float() / (T - 1) if self.grows_with_t else torch.ones(len(x)))
         return out + weight[:, None, None, None] * x.sum(dim=(-2, -1), keepdim=True)
 
@@ -137,7 +141,9 @@ def test_adding_the_global_sum_spreads_the_sensitivity():
     g = 0.1
     identity = torch.zeros(3, 3)
     identity[1, 1] = 1.0
-    pixel = pixel_locality(LocalByHand(identity, global_weight=g), images, conditions, SCHEDULE, STEPS, radius=0, pixels=5)
+    pixel = pixel_locality(
+        LocalByHand(identity, global_weight=g), images, conditions, SCHEDULE, STEPS, radius=0, pixels=5
+    )
     expected = (1 + g) ** 2 / ((1 + g) ** 2 + (N * N - 1) * g**2)
     np.testing.assert_allclose(pixel.values, expected, rtol=1e-6)
     assert expected < 0.35
@@ -221,25 +227,34 @@ def test_default_sized_measurement_takes_seconds_on_a_cpu():
 def test_metrics_and_figure(tmp_path):
     images, conditions = requests()
     model = LocalByHand(KERNEL5)
-    curves = {"pixel": pixel_locality(model, images, conditions, SCHEDULE, [0, 500], radius=2, pixels=2),
-              "conditional": conditional_locality(model, images, conditions, SCHEDULE, [0, 500], radius=1)}
+    curves = {
+        "pixel": pixel_locality(model, images, conditions, SCHEDULE, [0, 500], radius=2, pixels=2),
+        "conditional": conditional_locality(model, images, conditions, SCHEDULE, [0, 500], radius=1),
+    }
     metrics = locality_metrics(curves)
-    assert set(metrics) == {f"locality/{m}/{k}" for m in ("pixel", "conditional") for k in ("t0", "t0_std", "t500", "t500_std", "mean")}
-    assert metrics["locality/pixel/t0"] == pytest.approx(1.0) and metrics["locality/conditional/mean"] == pytest.approx(1.0)
+    assert set(metrics) == {
+        f"locality/{m}/{k}" for m in ("pixel", "conditional") for k in ("t0", "t0_std", "t500", "t500_std", "mean")
+    }
+    assert metrics["locality/pixel/t0"] == pytest.approx(1.0) and metrics["locality/conditional/mean"] == pytest.approx(
+        1.0
+    )
     plot_locality(curves, tmp_path / "locality.png", SCHEDULE, title="hand-built")
     assert (tmp_path / "locality.png").stat().st_size > 0
 
 
-@pytest.mark.parametrize("call, field", [
-    (lambda m, x, c: pixel_locality(m, x, c, SCHEDULE, [0], radius=-1), "radius"),
-    (lambda m, x, c: pixel_locality(m, x, c, SCHEDULE, [T], radius=1), "timesteps"),
-    (lambda m, x, c: pixel_locality(m, x, c, SCHEDULE, [], radius=1), "timesteps"),
-    (lambda m, x, c: pixel_locality(m, x, c, SCHEDULE, [0], radius=1, pixels=0), "pixels"),
-    (lambda m, x, c: pixel_locality(m, x, c, SCHEDULE, [0], radius=1, pixels=torch.tensor([[0, N]])), "pixels"),
-    (lambda m, x, c: pixel_locality(m, x[:, 0], c, SCHEDULE, [0], radius=1), "images"),
-    (lambda m, x, c: pixel_locality(m, x, c[:1], SCHEDULE, [0], radius=1), "conditions"),
-    (lambda m, x, c: conditional_locality(m, x, torch.zeros_like(c), SCHEDULE, [0], radius=1), "conditions"),
-])
+@pytest.mark.parametrize(
+    "call, field",
+    [
+        (lambda m, x, c: pixel_locality(m, x, c, SCHEDULE, [0], radius=-1), "radius"),
+        (lambda m, x, c: pixel_locality(m, x, c, SCHEDULE, [T], radius=1), "timesteps"),
+        (lambda m, x, c: pixel_locality(m, x, c, SCHEDULE, [], radius=1), "timesteps"),
+        (lambda m, x, c: pixel_locality(m, x, c, SCHEDULE, [0], radius=1, pixels=0), "pixels"),
+        (lambda m, x, c: pixel_locality(m, x, c, SCHEDULE, [0], radius=1, pixels=torch.tensor([[0, N]])), "pixels"),
+        (lambda m, x, c: pixel_locality(m, x[:, 0], c, SCHEDULE, [0], radius=1), "images"),
+        (lambda m, x, c: pixel_locality(m, x, c[:1], SCHEDULE, [0], radius=1), "conditions"),
+        (lambda m, x, c: conditional_locality(m, x, torch.zeros_like(c), SCHEDULE, [0], radius=1), "conditions"),
+    ],
+)
 def test_bad_arguments_are_named(call, field):
     images, conditions = requests()
     with pytest.raises(ValueError, match=f"^{field}="):

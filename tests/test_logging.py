@@ -22,9 +22,24 @@ def test_each_multirun_job_is_its_own_wandb_run_in_one_group(tmp_path):
     # the theory task has no Trainer of its own: it logs through tasks.log_outcome
     env = {**os.environ, "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1", "WANDB_SILENT": "true"}
     result = subprocess.run(
-        [sys.executable, "-m", "diffcomp.run", "-m", "task=percolation", "task.sigmas=[1.0]", "task.seeds=[0]",
-         "task.lambdas=[0.5,1.0]", "task.thresholds=0.005,0.05", "logger=wandb", f"hydra.sweep.dir={tmp_path}"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "diffcomp.run",
+            "-m",
+            "task=percolation",
+            "task.sigmas=[1.0]",
+            "task.seeds=[0]",
+            "task.lambdas=[0.5,1.0]",
+            "task.thresholds=0.005,0.05",
+            "logger=wandb",
+            f"hydra.sweep.dir={tmp_path}",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = sorted(p for p in tmp_path.iterdir() if p.is_dir() and (p / "results.json").exists())
@@ -43,9 +58,9 @@ def test_run_identity_groups_by_sweep_dir_and_is_stable(tmp_path):
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
     from omegaconf import open_dict
+    from support import compose_config
 
     from diffcomp.logging_setup import run_identity
-    from support import compose_config
 
     first, again = run_identity(tmp_path / "job"), run_identity(tmp_path / "job")
     assert first["id"] == again["id"] and first["id"] != run_identity(tmp_path / "other")["id"]

@@ -31,7 +31,15 @@ def test_conditioning_on_position_changes_the_output():
 def test_sinusoidal_encoding_matches_its_formula():
     enc = sinusoidal_encoding(torch.tensor([2.0]), 4)
     # frequencies 10000^(-i/2), i = 0, 1 -> 1 and 0.01
-    assert enc[0].tolist() == pytest.approx([torch.sin(torch.tensor(2.0)).item(), torch.sin(torch.tensor(0.02)).item(), torch.cos(torch.tensor(2.0)).item(), torch.cos(torch.tensor(0.02)).item()], abs=1e-6)
+    assert enc[0].tolist() == pytest.approx(
+        [
+            torch.sin(torch.tensor(2.0)).item(),
+            torch.sin(torch.tensor(0.02)).item(),
+            torch.cos(torch.tensor(2.0)).item(),
+            torch.cos(torch.tensor(0.02)).item(),
+        ],
+        abs=1e-6,
+    )
 
 
 def test_layer4_capture_is_the_third_down_block_output():
@@ -42,9 +50,11 @@ def test_layer4_capture_is_the_third_down_block_output():
 
 
 def test_unknown_probe_layer_is_rejected_with_the_allowed_names():
-    with pytest.raises(ValueError, match="eval.probe_layer='layer9'.*down3"):
-        with capture_layer(UNet(8, (8, 8, 8, 8), 8, 8), "layer9"):
-            pass
+    with (
+        pytest.raises(ValueError, match="eval.probe_layer='layer9'.*down3"),
+        capture_layer(UNet(8, (8, 8, 8, 8), 8, 8), "layer9"),
+    ):
+        pass
 
 
 def test_canvas_not_divisible_by_8_is_rejected():

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from support import TINY
 
 pytestmark = pytest.mark.slurm
@@ -43,7 +42,9 @@ def partition() -> str:
             rows = [line.split() for line in info.stdout.splitlines() if line.strip()] if info.returncode == 0 else []
         except subprocess.TimeoutExpired:
             answer, rows = "sinfo got no answer in 20 s", []
-        usable = [r for r in rows if len(r) == 3 and r[1] == "up" and r[2].rstrip("*~#").startswith(("idle", "mix", "alloc"))]
+        usable = [
+            r for r in rows if len(r) == 3 and r[1] == "up" and r[2].rstrip("*~#").startswith(("idle", "mix", "alloc"))
+        ]
         if not usable:
             problem = f"the SLURM cluster is down or has no usable node ({answer}); start slurm/local-cluster.sh"
         else:
@@ -69,16 +70,33 @@ def test_a_sweep_is_one_array_job_and_every_record_arrives(partition, tmp_path):
     sweep = tmp_path / "sweep"
     started = time.time()
     result = subprocess.run(
-        [sys.executable, "-m", "diffcomp.run", "-m", *launcher_overrides(partition), *TINY,
-         "data.sigma=0.5,1.0", "lambda=0.5,1.0", f"hydra.sweep.dir={sweep}"],
-        capture_output=True, text=True, timeout=900, cwd=REPO, env=job_env(),
+        [
+            sys.executable,
+            "-m",
+            "diffcomp.run",
+            "-m",
+            *launcher_overrides(partition),
+            *TINY,
+            "data.sigma=0.5,1.0",
+            "lambda=0.5,1.0",
+            f"hydra.sweep.dir={sweep}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=REPO,
+        env=job_env(),
     )
     assert result.returncode == 0, result.stderr[-4000:]
     submitted = [p for p in (sweep / ".submitit").iterdir() if p.is_dir() and p.name != "%j"]
     array_ids = {p.name.split("_")[0] for p in submitted}
     assert len(array_ids) == 1, f"one array job expected, got {sorted(p.name for p in submitted)}"
     script = next((sweep / ".submitit").glob("*/*_submission.sh")).read_text()
-    assert "#SBATCH --array=0-3" in script and "#SBATCH --signal=USR2@" in script and "unset CUDA_VISIBLE_DEVICES" in script
+    assert (
+        "#SBATCH --array=0-3" in script
+        and "#SBATCH --signal=USR2@" in script
+        and "unset CUDA_VISIBLE_DEVICES" in script
+    )
     plans = json.loads((sweep / "jobs.json").read_text())
     for plan in plans:
         record = json.loads((Path(plan["output_dir"]) / "results.json").read_text())
@@ -98,14 +116,29 @@ def test_a_preempted_task_is_requeued_by_submitit_and_resumes(partition, tmp_pat
     # while the task trains, however fast the machine
     args = [*TINY, "train.epochs=200", "train.batch_size=4"]
     launch = subprocess.Popen(
-        [sys.executable, "-m", "diffcomp.run", "-m", *launcher_overrides(partition), *args, "lambda=1.0", f"hydra.sweep.dir={sweep}"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO, env=job_env(),
+        [
+            sys.executable,
+            "-m",
+            "diffcomp.run",
+            "-m",
+            *launcher_overrides(partition),
+            *args,
+            "lambda=1.0",
+            f"hydra.sweep.dir={sweep}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=REPO,
+        env=job_env(),
     )
     try:
         deadline = time.time() + 300
         while not list(sweep.glob("*/checkpoints/last.ckpt")) and launch.poll() is None and time.time() < deadline:
             time.sleep(0.2)
-        task = next(p.name for p in (sweep / ".submitit").iterdir() if p.is_dir() and re.fullmatch(r"\d+(_\d+)?", p.name))  # one job: no array
+        task = next(
+            p.name for p in (sweep / ".submitit").iterdir() if p.is_dir() and re.fullmatch(r"\d+(_\d+)?", p.name)
+        )  # one job: no array
         if launch.poll() is not None:
             pytest.fail("the sweep ended before it could be signalled:\n" + launch.communicate()[0][-4000:])
         subprocess.run(["scancel", "--signal=USR2", task], check=True, timeout=30)
@@ -128,14 +161,41 @@ def test_a_preempted_task_is_requeued_by_submitit_and_resumes(partition, tmp_pat
 def test_array_sbatch_runs_manifest_lines_into_the_sweeps_directories(partition, tmp_path):
     sweep = tmp_path / "sweep"
     made = subprocess.run(
-        [sys.executable, "-m", "diffcomp.run", "-m", *TINY, "lambda=0.5,1.0", f"hydra.sweep.dir={sweep}", "hydra.sweeper.manifest_only=true"],
-        capture_output=True, text=True, timeout=300, cwd=REPO, env=job_env(),
+        [
+            sys.executable,
+            "-m",
+            "diffcomp.run",
+            "-m",
+            *TINY,
+            "lambda=0.5,1.0",
+            f"hydra.sweep.dir={sweep}",
+            "hydra.sweeper.manifest_only=true",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+        env=job_env(),
     )
     assert made.returncode == 0, made.stderr[-3000:]
     ran = subprocess.run(
-        ["sbatch", "--wait", "--array=0-1", f"--partition={partition}", "--gpus-per-node=0", "--cpus-per-task=1", "--mem=2G",
-         f"--output={sweep}/slurm-%A_%a.out", "slurm/array.sbatch", str(sweep)],
-        capture_output=True, text=True, timeout=900, cwd=REPO, env=job_env(),
+        [
+            "sbatch",
+            "--wait",
+            "--array=0-1",
+            f"--partition={partition}",
+            "--gpus-per-node=0",
+            "--cpus-per-task=1",
+            "--mem=2G",
+            f"--output={sweep}/slurm-%A_%a.out",
+            "slurm/array.sbatch",
+            str(sweep),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=REPO,
+        env=job_env(),
     )
     assert ran.returncode == 0, ran.stderr + "".join(p.read_text()[-2000:] for p in sweep.glob("slurm-*.out"))
     for plan in json.loads((sweep / "jobs.json").read_text()):

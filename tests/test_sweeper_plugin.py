@@ -41,7 +41,9 @@ class TestHydrasLauncherSuite(LauncherTestSuite):
     pass
 
 
-@pytest.mark.parametrize("launcher_name, overrides", [("basic", ["hydra/sweeper=diffcomp", "hydra.sweeper.max_batch_size=2"])])
+@pytest.mark.parametrize(
+    "launcher_name, overrides", [("basic", ["hydra/sweeper=diffcomp", "hydra.sweeper.max_batch_size=2"])]
+)
 class TestHydrasBatchedSweeperSuite(BatchedSweeperTestSuite):
     pass
 
@@ -56,8 +58,13 @@ def sweep(runner, overrides, sweep_dir, config="config", task=None):
         return task(cfg) if task else (cfg.a, cfg.b, cfg.c)
 
     with runner(
-        calling_file=str(APP), calling_module=None, task_function=record, config_path="conf",
-        config_name=config, overrides=list(overrides), temp_dir=sweep_dir,
+        calling_file=str(APP),
+        calling_module=None,
+        task_function=record,
+        config_path="conf",
+        config_name=config,
+        overrides=list(overrides),
+        temp_dir=sweep_dir,
     ) as done:
         entries = {p.name: None if p.is_dir() else p.read_text() for p in Path(sweep_dir).iterdir()}
         return done.returns, ran, entries
@@ -71,7 +78,9 @@ def job_overrides(returns):
 def test_params_of_an_experiment_sweep_in_batches_with_clean_float_ranges(hydra_sweep_runner, tmp_path):
     returns, ran, entries = sweep(hydra_sweep_runner, ["experiment=grid", "hydra.sweeper.max_batch_size=4"], tmp_path)
     assert [len(batch) for batch in returns] == [4, 2]
-    assert job_overrides(returns) == [[f"a={a}", f"b={b}", "experiment=grid"] for a in (1, 2) for b in ("0.1", "0.2", "0.3")]
+    assert job_overrides(returns) == [
+        [f"a={a}", f"b={b}", "experiment=grid"] for a in (1, 2) for b in ("0.1", "0.2", "0.3")
+    ]
     assert ran == [(a, b, "x") for a in (1, 2) for b in (0.1, 0.2, 0.3)]  # 0.3 exactly, and no 0.4
     assert sorted(name for name, text in entries.items() if text is None) == [str(i) for i in range(6)]
 
@@ -89,8 +98,12 @@ def test_params_of_an_experiment_sweep_in_batches_with_clean_float_ranges(hydra_
 )
 def test_params_and_command_line_combine_exactly_as_in_hydras_basic_sweeper(hydra_sweep_runner, tmp_path, arguments):
     overrides = ["experiment=lists", *arguments]
-    basic, basic_ran, _ = sweep(hydra_sweep_runner, ["hydra/sweeper=basic", *overrides], tmp_path / "basic", config="plain")
-    ours, ours_ran, _ = sweep(hydra_sweep_runner, ["hydra/sweeper=diffcomp", *overrides], tmp_path / "diffcomp", config="plain")
+    basic, basic_ran, _ = sweep(
+        hydra_sweep_runner, ["hydra/sweeper=basic", *overrides], tmp_path / "basic", config="plain"
+    )
+    ours, ours_ran, _ = sweep(
+        hydra_sweep_runner, ["hydra/sweeper=diffcomp", *overrides], tmp_path / "diffcomp", config="plain"
+    )
     assert job_overrides(ours) == job_overrides(basic) and ours_ran == basic_ran
     if arguments == ["a=5,6,7"]:
         assert job_overrides(ours) == [[f"a={a}", f"c={c}", "experiment=lists"] for a in (5, 6, 7) for c in "xy"]
@@ -109,7 +122,9 @@ def test_jobs_the_validator_rejects_fail_the_sweep_before_any_runs_one_line_each
 
 
 @pytest.mark.usefixtures("hydra_restore_singletons")
-def test_a_rejection_wrapped_by_hydras_instantiate_is_still_a_one_line_config_error(hydra_sweep_runner, tmp_path, capsys):
+def test_a_rejection_wrapped_by_hydras_instantiate_is_still_a_one_line_config_error(
+    hydra_sweep_runner, tmp_path, capsys
+):
     with pytest.raises(SystemExit) as info:
         sweep(hydra_sweep_runner, ["b=0.5,2", "hydra.sweeper.validate=sweeper_app.app.validate_by_building"], tmp_path)
     assert info.value.code == 2
@@ -135,7 +150,9 @@ def test_a_job_hydra_cannot_compose_fails_the_hydra_way_naming_every_such_job(hy
 
 @pytest.mark.usefixtures("hydra_restore_singletons")
 def test_a_validator_that_crashes_is_a_bug_raised_not_a_config_error(hydra_sweep_runner, tmp_path):
-    with pytest.raises(SweepValidationError, match=r"job 0 \[a=1\]: ConfigAttributeError: Key 'd' is not in struct") as info:
+    with pytest.raises(
+        SweepValidationError, match=r"job 0 \[a=1\]: ConfigAttributeError: Key 'd' is not in struct"
+    ) as info:
         sweep(hydra_sweep_runner, ["a=1,2", "hydra.sweeper.validate=sweeper_app.app.broken_validate"], tmp_path)
     assert not info.value.only_rejected and not any(tmp_path.iterdir())
 
@@ -151,11 +168,15 @@ def test_dry_run_lists_every_job_with_the_validators_summary_and_runs_nothing(hy
 
 @pytest.mark.usefixtures("hydra_restore_singletons")
 def test_manifest_only_writes_every_job_and_runs_none(hydra_sweep_runner, tmp_path):
-    returns, ran, entries = sweep(hydra_sweep_runner, ["experiment=grid", "c=with space", "hydra.sweeper.manifest_only=true"], tmp_path)
+    returns, ran, entries = sweep(
+        hydra_sweep_runner, ["experiment=grid", "c=with space", "hydra.sweeper.manifest_only=true"], tmp_path
+    )
     assert returns == [] and ran == []
     lines = entries["jobs.txt"].splitlines()
     # Shell-quoted lines of Hydra overrides (a space stays escaped for Hydra's parser).
-    assert [shlex.split(line) for line in lines] == [[f"a={a}", f"b={b}", "experiment=grid", "c=with\\ space"] for a in (1, 2) for b in ("0.1", "0.2", "0.3")]
+    assert [shlex.split(line) for line in lines] == [
+        [f"a={a}", f"b={b}", "experiment=grid", "c=with\\ space"] for a in (1, 2) for b in ("0.1", "0.2", "0.3")
+    ]
     assert None not in entries.values(), "no job directory"
 
 
@@ -176,7 +197,10 @@ def test_a_failing_job_does_not_stop_the_others_and_is_reported_at_the_end(hydra
 @pytest.mark.parametrize(
     "overrides,message",
     [
-        (["hydra.sweeper.validate=sweeper_app.nowhere.validate"], "hydra.sweeper.validate=sweeper_app.nowhere.validate is invalid"),
+        (
+            ["hydra.sweeper.validate=sweeper_app.nowhere.validate"],
+            "hydra.sweeper.validate=sweeper_app.nowhere.validate is invalid",
+        ),
         (["a=interval(1,2)"], r"a=interval\(1,2\): only lists and ranges can be swept"),
     ],
 )
@@ -187,7 +211,12 @@ def test_a_sweep_it_cannot_plan_is_refused_with_the_setting_named(hydra_sweep_ru
 
 def run_app(*args, **env):
     return subprocess.run(
-        [sys.executable, "-m", "sweeper_app.app", "-m", *args], check=False, capture_output=True, text=True, timeout=120, cwd=TESTS,
+        [sys.executable, "-m", "sweeper_app.app", "-m", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=TESTS,
         env={**os.environ, **env},
     )
 

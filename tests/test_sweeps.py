@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from support import TINY, compose_config
+
 from diffcomp.tasks import run_job
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,7 +28,15 @@ def job_env() -> dict:
 
 
 def run_cli(*args, timeout=300, **kwargs):
-    return subprocess.run([sys.executable, "-m", "diffcomp.run", *args], capture_output=True, text=True, timeout=timeout, cwd=REPO, env=job_env(), **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "diffcomp.run", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        env=job_env(),
+        **kwargs,
+    )
 
 
 def records(sweep_dir: Path) -> dict[str, dict]:
@@ -47,7 +55,11 @@ def test_slurm_launcher_composes_where_and_what_separately():
     assert launcher.setup[0] == "unset CUDA_VISIBLE_DEVICES"
     assert launcher.gpus_per_node == 1 and launcher.max_num_timeout > 0 and launcher.signal_delay_s > 0
     other = compose_config(
-        ["hydra/launcher=slurm", "hydra/launcher/cluster@hydra.launcher=localhost", "hydra/launcher/resources@hydra.launcher=cpu"],
+        [
+            "hydra/launcher=slurm",
+            "hydra/launcher/cluster@hydra.launcher=localhost",
+            "hydra/launcher/resources@hydra.launcher=cpu",
+        ],
         return_hydra_config=True,
     )
     assert other.hydra.launcher.partition == "debug" and other.hydra.launcher.gpus_per_node is None
@@ -78,7 +90,9 @@ def test_manifest_lines_run_by_array_sbatch_land_in_the_sweeps_own_directories(t
     fake.write_text(f'#!/bin/sh\nexec {sys.executable} "$@" dry_run=true\n')
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
     env = {**job_env(), "SLURM_ARRAY_TASK_ID": "1", "SLURM_SUBMIT_DIR": str(REPO), "DIFFCOMP_PYTHON": str(fake)}
-    ran = subprocess.run(["bash", str(REPO / "slurm" / "array.sbatch"), str(sweep)], capture_output=True, text=True, timeout=120, env=env)
+    ran = subprocess.run(
+        ["bash", str(REPO / "slurm" / "array.sbatch"), str(sweep)], capture_output=True, text=True, timeout=120, env=env
+    )
     assert ran.returncode == 0, ran.stderr
     assert f"-> {plans[1]['output_dir']}\n" in ran.stdout
 
@@ -89,7 +103,11 @@ def test_local_launcher_runs_the_others_past_a_failing_job_and_a_rerun_redoes_on
     first = run_cli(*args)
     assert first.returncode != 0 and "1 of 3 jobs failed (the others completed)" in first.stderr
     done = records(sweep)
-    assert {k: r["status"] for k, r in done.items()} == {"train.lr=0.001": "complete", "train.lr=0.003": "complete", "train.lr=1e+30": "failed"}
+    assert {k: r["status"] for k, r in done.items()} == {
+        "train.lr=0.001": "complete",
+        "train.lr=0.003": "complete",
+        "train.lr=1e+30": "failed",
+    }
     assert "FloatingPointError" in done["train.lr=1e+30"]["error"]
     assert len((sweep / "aggregate" / "results.csv").read_text().splitlines()) == 4  # the sweep ended with its table
     time.sleep(1)  # records carry second-resolution times
@@ -103,10 +121,22 @@ def test_local_launcher_runs_the_others_past_a_failing_job_and_a_rerun_redoes_on
 
 
 LOCAL_SCORES_TINY = [
-    "experiment=local_scores", "data.train_scenes=64", "data.samples_per_count=1", "train.batch_size=16", "eval.batch_size=32",
-    "train.warmup_steps=1", "diffusion.timesteps=50", "eval.steps=2", "model.width=8", "model.depth=1", "model.encoding_dim=8",
-    "eval.callback.direction_samples=2", "eval.callback.direction_t=40", "eval.callback.locality_requests=0",
-    "logger=csv", "trainer.enable_progress_bar=false",
+    "experiment=local_scores",
+    "data.train_scenes=64",
+    "data.samples_per_count=1",
+    "train.batch_size=16",
+    "eval.batch_size=32",
+    "train.warmup_steps=1",
+    "diffusion.timesteps=50",
+    "eval.steps=2",
+    "model.width=8",
+    "model.depth=1",
+    "model.encoding_dim=8",
+    "eval.callback.direction_samples=2",
+    "eval.callback.direction_t=40",
+    "eval.callback.locality_requests=0",
+    "logger=csv",
+    "trainer.enable_progress_bar=false",
 ]
 
 
@@ -116,7 +146,14 @@ def test_training_stopped_by_the_requeue_signal_resumes_to_the_configured_steps(
     Every diffusion job (bumps, local-scores scenes) goes through the one training path, so both do."""
     out = tmp_path / "run"
     args = [*job_args, "train.steps=80"]
-    job = subprocess.Popen([sys.executable, "-m", "diffcomp.run", *args, f"hydra.run.dir={out}"], cwd=REPO, env=job_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    job = subprocess.Popen(
+        [sys.executable, "-m", "diffcomp.run", *args, f"hydra.run.dir={out}"],
+        cwd=REPO,
+        env=job_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     last = out / "checkpoints" / "last.ckpt"
     deadline = time.time() + 120
     while not last.exists() and job.poll() is None and time.time() < deadline:
@@ -141,8 +178,8 @@ def test_training_stopped_by_the_requeue_signal_resumes_to_the_configured_steps(
 
 def test_a_job_the_launcher_lost_is_judged_by_its_record(tmp_path):
     """A crashed task has no return value: its record (or the lack of one) decides."""
-    from diffcomp.sweeps.plan import JobPlan, SweepFailures, report_failures
     from diffcomp.results import write_json_atomic
+    from diffcomp.sweeps.plan import JobPlan, SweepFailures, report_failures
 
     plans = [JobPlan(0, ["lambda=0.5"], str(tmp_path / "a")), JobPlan(1, ["lambda=1.0"], str(tmp_path / "b"))]
     write_json_atomic(tmp_path / "a" / "results.json", {"status": "complete"})

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from support import compose_config
+
 from diffcomp.results import config_hash
 from diffcomp.tasks import scoped_config, validate_job
 
@@ -23,7 +23,9 @@ def digest(overrides):
 @pytest.mark.parametrize("task", ["percolation", "identity_mapping"])
 def test_a_theory_job_is_not_invalidated_by_a_training_setting(task):
     assert digest([f"task={task}"]) == digest([f"task={task}", "train.lr=1", "data.sigma=3", "model.bottleneck=7"])
-    assert digest([f"task={task}"]) != digest([f"task={task}", f"task.{'size=16' if task == 'percolation' else 'lr=0.01'}"])
+    assert digest([f"task={task}"]) != digest(
+        [f"task={task}", f"task.{'size=16' if task == 'percolation' else 'lr=0.01'}"]
+    )
     assert set(scoped_config(compose_config([f"task={task}"]))) == {"task", "logger"}
 
 
@@ -44,8 +46,14 @@ def run_cli(*args, full_error: bool = False):
     env.pop("HYDRA_FULL_ERROR", None)
     if full_error:
         env["HYDRA_FULL_ERROR"] = "1"
-    return subprocess.run([sys.executable, "-m", "diffcomp.run", *args, "hydra.run.dir=" + str(REPO / "outputs" / "_test_cli")],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "diffcomp.run", *args, "hydra.run.dir=" + str(REPO / "outputs" / "_test_cli")],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_a_config_error_is_one_line_naming_the_field_with_exit_code_2():
@@ -82,10 +90,20 @@ def test_a_job_builds_its_data_spec_once(monkeypatch, tmp_path, tiny_overrides):
 
 def test_the_quick_default_console_is_short_and_free_of_warnings(tmp_path):
     env = {**os.environ, "WANDB_MODE": "offline"}
-    done = subprocess.run([sys.executable, "-m", "diffcomp.run", "scale=smoke", f"hydra.run.dir={tmp_path}"],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "diffcomp.run", "scale=smoke", f"hydra.run.dir={tmp_path}"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
-    lines = [line for line in (done.stdout + done.stderr).replace("\r", "\n").splitlines() if line.strip() and "training" not in line]
+    lines = [
+        line
+        for line in (done.stdout + done.stderr).replace("\r", "\n").splitlines()
+        if line.strip() and "training" not in line
+    ]
     assert len(lines) <= 8, lines  # the dataset, each evaluation's headline, the outcome and where it is
     assert not [line for line in lines if "warn" in line.lower() or "Traceback" in line], lines
     assert any(line.startswith("dataset bump:") for line in lines) and any(str(tmp_path) in line for line in lines)

@@ -36,7 +36,15 @@ class RepresentationCallback(L.Callback):
     ):
         self.out_dir = Path(out_dir)
         self.every_n_evals = max(1, every_n_evals)
-        self.options = dict(umap=umap, topology=topology, torus_tests=torus_tests, probes=probes, conditions=conditions, top_k=top_k, seed=seed)
+        self.options = dict(
+            umap=umap,
+            topology=topology,
+            torus_tests=torus_tests,
+            probes=probes,
+            conditions=conditions,
+            top_k=top_k,
+            seed=seed,
+        )
         self.evaluations = 0
         self.history: list[dict] = []
         self.latest: dict = {}
@@ -53,7 +61,9 @@ class RepresentationCallback(L.Callback):
         if not final and (self.evaluations - 1) % self.every_n_evals:
             return
         folder = self.out_dir / "analysis" / f"step_{trainer.global_step:07d}"
-        scalars, figures = analyze_representation(acts.numpy(), labels.numpy(), folder, period=trainer.datamodule.period, **self.options)
+        scalars, figures = analyze_representation(
+            acts.numpy(), labels.numpy(), folder, period=trainer.datamodule.period, **self.options
+        )
         for key, value in scalars.items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 pl_module.log(key, float(value))
@@ -65,7 +75,11 @@ class RepresentationCallback(L.Callback):
                     logger.log_image(key=f"repr/{name}", images=[str(path)], step=trainer.global_step)
         self.latest = scalars
         self.history.append({"step": trainer.global_step, "epoch": trainer.current_epoch, **scalars})
-        log.info("representation at step %d: participation ratio %.2f", trainer.global_step, scalars.get("repr/participation_ratio", float("nan")))
+        log.info(
+            "representation at step %d: participation ratio %.2f",
+            trainer.global_step,
+            scalars.get("repr/participation_ratio", float("nan")),
+        )
 
     def state_dict(self) -> dict:
         return {"history": self.history, "evaluations": self.evaluations}

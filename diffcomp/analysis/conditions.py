@@ -72,7 +72,7 @@ def condition_orthogonality(activations: np.ndarray, labels: np.ndarray, mode: s
     cos = cosine_similarity_matrix(np.concatenate([dx, dy]))
     nx = len(dx)
     xx, yy, xy = np.abs(cos[:nx, :nx]), np.abs(cos[nx:, nx:]), np.abs(cos[:nx, nx:])
-    off = lambda m: float((m.sum() - np.trace(m)) / (m.size - len(m))) if len(m) > 1 else 0.0  # noqa: E731
+    off = lambda m: float((m.sum() - np.trace(m)) / (m.size - len(m))) if len(m) > 1 else 0.0
     return {
         "cos": cos,
         "n_x": nx,

@@ -29,7 +29,7 @@ def umap_embedding(
     (what UMAP actually uses) while dropping the long tail of low-variance, mostly noise directions
     of a wide layer, and makes the distance computations ~100x cheaper at D = 4 096.
     """
-    import umap  # noqa: PLC0415  (slow import, see module docstring)
+    import umap
 
     x = as_matrix(activations)
     if n_pcs is not None and x.shape[1] > n_pcs:

@@ -74,7 +74,11 @@ def _analyze(activations, labels, out_dir, *, period, top_k, umap, topology, tor
     fit = pca(x, max(_PCA_KEEP, top_k))
     lam = fit.eigenvalues
     # the raw arrays behind the figures, for experiment figures drawn across evaluations and runs
-    arrays: dict[str, np.ndarray] = {"eigenvalues": lam, "projections": fit.projections[:, :_PCA_KEEP], "labels": labels}
+    arrays: dict[str, np.ndarray] = {
+        "eigenvalues": lam,
+        "projections": fit.projections[:, :_PCA_KEEP],
+        "labels": labels,
+    }
     out["participation_ratio"] = participation_ratio(lam)
     out[f"explained_var_top{top_k}"] = explained_variance_ratio(lam, top_k)
     if top_k != 4:
@@ -149,7 +153,7 @@ def _analyze(activations, labels, out_dir, *, period, top_k, umap, topology, tor
             paths["torus_tests"] = figures.plot_torus_tests(tt, out_dir / "torus_tests.png")
 
     if umap and out_dir is not None:
-        from diffcomp.analysis.embedding import umap_embedding  # noqa: PLC0415
+        from diffcomp.analysis.embedding import umap_embedding
 
         tic = time.perf_counter()
         embedding = umap_embedding(x, seed=seed)

@@ -110,9 +110,7 @@ class Persistence:
     n_simplices: int
 
 
-def choose_n_pcs(
-    eigenvalues: np.ndarray, rel_eigenvalue: float = 0.05, min_pcs: int = 2, max_pcs: int = 6
-) -> int:
+def choose_n_pcs(eigenvalues: np.ndarray, rel_eigenvalue: float = 0.05, min_pcs: int = 2, max_pcs: int = 6) -> int:
     """Number of PCs with eigenvalue >= ``rel_eigenvalue`` x the largest, clipped to [min_pcs, max_pcs]."""
     lam = np.asarray(eigenvalues, dtype=np.float64)
     n = int(np.sum(lam >= rel_eigenvalue * lam[0])) if len(lam) and lam[0] > 0 else 0

@@ -21,7 +21,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-umap", action="store_true")
     parser.add_argument("--no-topology", action="store_true")
     args = parser.parse_args(argv)
-    result = analyze_finished_run(args.run_dir, args.sampler, args.steps, args.layer, umap=not args.no_umap, topology=not args.no_topology)
+    result = analyze_finished_run(
+        args.run_dir, args.sampler, args.steps, args.layer, umap=not args.no_umap, topology=not args.no_topology
+    )
     for key, value in result["scalars"].items():
         print(f"{key}: {value}")
     print(f"figures in {args.run_dir / 'analysis' / 'final'}; record updated: {args.run_dir / 'results.json'}")

@@ -10,7 +10,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-KEYS = ("eval/acc", "eval/acc_x", "eval/acc_y", "eval/frac_no_feature", "eval/frac_one_feature", "eval/frac_several_features")
+KEYS = (
+    "eval/acc",
+    "eval/acc_x",
+    "eval/acc_y",
+    "eval/frac_no_feature",
+    "eval/frac_one_feature",
+    "eval/frac_several_features",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,7 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--sampler", default=None, choices=["ddpm", "ddim"], help="default: the run's eval.sampler")
     parser.add_argument("--steps", type=int, default=None, help="DDIM steps (default: the run's eval.steps)")
-    parser.add_argument("--clip", action=argparse.BooleanOptionalAction, default=None, help="clamp predicted x0 (default: the run's)")
+    parser.add_argument(
+        "--clip", action=argparse.BooleanOptionalAction, default=None, help="clamp predicted x0 (default: the run's)"
+    )
     args = parser.parse_args(argv)
     run = load_run(args.run_dir, device="cpu" if not __import__("torch").cuda.is_available() else None)
     e = run.config.eval
@@ -30,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.run_dir}: sampler={sampler}{'' if sampler == 'ddpm' else f' steps={steps}'} clip_x0={clip}")
     for key in KEYS:
         recorded = run.metrics.get(key)
-        print(f"  {key:28s} {metrics[key]:.4f}" + (f"   (recorded {recorded:.4f})" if isinstance(recorded, float) else ""))
+        print(
+            f"  {key:28s} {metrics[key]:.4f}" + (f"   (recorded {recorded:.4f})" if isinstance(recorded, float) else "")
+        )
     return 0
 
 

@@ -1,6 +1,6 @@
 """``diffcomp-preview [overrides]``: draw a dataset's ``dataset.png`` without training (Fig. 9e-h style).
 
-    diffcomp-preview data=sos_stripes data.increment=1
+diffcomp-preview data=sos_stripes data.increment=1
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ message everywhere: ``train.lr=-1 is invalid: allowed a number in (0, inf)``.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from omegaconf import ListConfig
 
@@ -33,8 +34,16 @@ def _interval(lo: float, hi: float, lo_open: bool, hi_open: bool) -> str:
     return f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open or hi == math.inf else ']'}"
 
 
-def number(node: Mapping, key: str, lo: float = -math.inf, hi: float = math.inf, lo_open: bool = False,
-           hi_open: bool = False, integer: bool = False, prefix: str = "task") -> float:
+def number(
+    node: Mapping,
+    key: str,
+    lo: float = -math.inf,
+    hi: float = math.inf,
+    lo_open: bool = False,
+    hi_open: bool = False,
+    integer: bool = False,
+    prefix: str = "task",
+) -> float:
     """``node[key]`` checked to lie in the interval; returns it. The error names ``prefix.key``."""
     value = node.get(key)
     kind = "an integer" if integer else "a number"
@@ -42,12 +51,22 @@ def number(node: Mapping, key: str, lo: float = -math.inf, hi: float = math.inf,
     if ok:
         ok = (value > lo if lo_open else value >= lo) and (value < hi if hi_open else value <= hi)
     if not ok:
-        raise ConfigError(f"{prefix}.{key}" if prefix else key, value, f"{kind} in {_interval(lo, hi, lo_open, hi_open)}")
+        raise ConfigError(
+            f"{prefix}.{key}" if prefix else key, value, f"{kind} in {_interval(lo, hi, lo_open, hi_open)}"
+        )
     return value
 
 
-def optional_number(node: Mapping, key: str, lo: float = -math.inf, hi: float = math.inf, lo_open: bool = False,
-                    hi_open: bool = False, integer: bool = False, prefix: str = "task") -> float | None:
+def optional_number(
+    node: Mapping,
+    key: str,
+    lo: float = -math.inf,
+    hi: float = math.inf,
+    lo_open: bool = False,
+    hi_open: bool = False,
+    integer: bool = False,
+    prefix: str = "task",
+) -> float | None:
     """Like :func:`number`, but ``null`` is allowed (and returned)."""
     if node.get(key) is None:
         return None
@@ -57,8 +76,17 @@ def optional_number(node: Mapping, key: str, lo: float = -math.inf, hi: float = 
         raise ConfigError(error.field, error.value, f"null or {error.allowed}") from None
 
 
-def numbers(node: Mapping, key: str, lo: float = -math.inf, hi: float = math.inf, lo_open: bool = False,
-            hi_open: bool = False, integer: bool = False, length: int | None = None, prefix: str = "task") -> list:
+def numbers(
+    node: Mapping,
+    key: str,
+    lo: float = -math.inf,
+    hi: float = math.inf,
+    lo_open: bool = False,
+    hi_open: bool = False,
+    integer: bool = False,
+    length: int | None = None,
+    prefix: str = "task",
+) -> list:
     """``node[key]`` as a non-empty list (a scalar counts as a one-element list), each entry checked."""
     value = node.get(key)
     values = list(value) if isinstance(value, (list, tuple, ListConfig)) else [value]
@@ -70,7 +98,11 @@ def numbers(node: Mapping, key: str, lo: float = -math.inf, hi: float = math.inf
         try:
             number({key: v}, key, lo, hi, lo_open, hi_open, integer, prefix)
         except ConfigError as error:
-            raise ConfigError(field, list(values), f"a list of {error.allowed.replace('a number', 'numbers').replace('an integer', 'integers')}") from None
+            raise ConfigError(
+                field,
+                list(values),
+                f"a list of {error.allowed.replace('a number', 'numbers').replace('an integer', 'integers')}",
+            ) from None
     return values
 
 

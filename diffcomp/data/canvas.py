@@ -92,7 +92,7 @@ class CanvasSpec:
         holdout: dict | None = None,
         margin: float | None = 0.0,
         **fields,
-    ) -> "CanvasSpec":
+    ) -> CanvasSpec:
         """Build and validate a spec from config options, where ``sigma``/``increment`` set both axes
         unless the per-axis value is given; error messages then name the key the user actually set.
 
@@ -123,24 +123,35 @@ class CanvasSpec:
         require(_is_number(visibility) and visibility > 0, "data.visibility", visibility, "a number > 0 (in sigmas)")
         if margin is None:
             margin = 2 * visibility * max(values["sigma_x"], values["sigma_y"])
-        require(_is_number(margin) and 0 <= margin <= 4 * size, "data.margin", margin, f"null or a number in [0, {4 * size}]")
+        require(
+            _is_number(margin) and 0 <= margin <= 4 * size,
+            "data.margin",
+            margin,
+            f"null or a number in [0, {4 * size}]",
+        )
         built_parts = tuple(_make_part(i, p) for i, p in enumerate(parts or []))
         grid_x = axis_values(values["increment_x"], size, values["increment_x"])
         grid_y = axis_values(values["increment_y"], size, values["increment_y"])
         spec = cls(
-            **values, **fields, margin=float(margin), parts=built_parts,
-            holdout=make_holdout(holdout, size, grid_x, grid_y), field_names=names,
+            **values,
+            **fields,
+            margin=float(margin),
+            parts=built_parts,
+            holdout=make_holdout(holdout, size, grid_x, grid_y),
+            field_names=names,
         )
         spec.validate()
         return spec
 
     @classmethod
-    def from_config(cls, data_config) -> "CanvasSpec":
+    def from_config(cls, data_config) -> CanvasSpec:
         """The spec of a ``data`` config node (its datamodule-only keys ignored): the one place a
         data config becomes a spec."""
         from omegaconf import OmegaConf
 
-        options = OmegaConf.to_container(data_config, resolve=True) if OmegaConf.is_config(data_config) else dict(data_config)
+        options = (
+            OmegaConf.to_container(data_config, resolve=True) if OmegaConf.is_config(data_config) else dict(data_config)
+        )
         for key in ("_target_", *NON_SPEC_OPTIONS):
             options.pop(key, None)
         return cls.from_options(**options)
@@ -166,15 +177,24 @@ class CanvasSpec:
         """Reject values outside their meaning, naming the config key and the allowed range."""
         n = self.name_of
         require(self.kind in KINDS, n("kind"), self.kind, "one of " + ", ".join(KINDS))
-        require(_is_number(self.fraction) and 0 < self.fraction <= 1, n("fraction"), self.fraction, "a fraction in (0, 1]")
         require(
-            not (self.periodic and self.margin > 0), "data.periodic", self.periodic,
+            _is_number(self.fraction) and 0 < self.fraction <= 1, n("fraction"), self.fraction, "a fraction in (0, 1]"
+        )
+        require(
+            not (self.periodic and self.margin > 0),
+            "data.periodic",
+            self.periodic,
             "false when data.margin > 0: a torus has no outside, so an extended label space has no meaning",
         )
         total = self.grid_size()
         kept = math.floor(self.fraction * total + 1e-9) if self.fraction < 1 else total
         require(kept >= 1, n("fraction"), self.fraction, f"large enough to keep at least one of {total} images")
-        require(len(self.label_set.labels) >= 1, "data", "(variant)", "a combination of parts, holdout and fractions that leaves at least one training image")
+        require(
+            len(self.label_set.labels) >= 1,
+            "data",
+            "(variant)",
+            "a combination of parts, holdout and fractions that leaves at least one training image",
+        )
 
     def grid_size(self) -> int:
         return len(self.label_grid())
@@ -183,7 +203,7 @@ class CanvasSpec:
         return label_grid(self.size, self.increment_x, self.increment_y, self.margin)
 
     @cached_property
-    def label_set(self) -> "LabelSet":
+    def label_set(self) -> LabelSet:
         """The training labels, built once (see :func:`training_set`)."""
         return training_set(self)
 
@@ -215,7 +235,9 @@ class LabelSet:
 def _make_part(index: int, options: dict) -> Part:
     part = Part(**options)
     require(part.kind in KINDS, f"data.parts[{index}].kind", part.kind, "one of " + ", ".join(KINDS))
-    require(part.region in PART_REGIONS, f"data.parts[{index}].region", part.region, "one of " + ", ".join(PART_REGIONS))
+    require(
+        part.region in PART_REGIONS, f"data.parts[{index}].region", part.region, "one of " + ", ".join(PART_REGIONS)
+    )
     require(0 <= part.fraction <= 1, f"data.parts[{index}].fraction", part.fraction, "a fraction in [0, 1]")
     return part
 
@@ -232,7 +254,11 @@ def training_set(spec: CanvasSpec) -> LabelSet:
     for index, part in enumerate(spec.effective_parts):
         chosen = kept[region_mask(part.region, kept, spec.size, spec.sigma_x, spec.sigma_y, spec.visibility)]
         if part.fraction < 1:
-            chosen = nested_subsample(chosen, part.fraction, spec.subsample_seed + 1 + index) if math.floor(part.fraction * len(chosen) + 1e-9) else chosen[:0]
+            chosen = (
+                nested_subsample(chosen, part.fraction, spec.subsample_seed + 1 + index)
+                if math.floor(part.fraction * len(chosen) + 1e-9)
+                else chosen[:0]
+            )
         labels.append(chosen)
         parts.append(torch.full((len(chosen),), index, dtype=torch.long))
         dimensions.append(dimension_codes(chosen, spec.size, spec.sigma_x, spec.sigma_y, spec.visibility))

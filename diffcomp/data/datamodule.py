@@ -42,7 +42,12 @@ class CanvasDataModule(L.LightningDataModule):
         from diffcomp.config.errors import require
 
         require(isinstance(batch_size, int) and batch_size >= 1, "train.batch_size", batch_size, "an integer >= 1")
-        require(isinstance(eval_batch_size, int) and eval_batch_size >= 1, "eval.batch_size", eval_batch_size, "an integer >= 1")
+        require(
+            isinstance(eval_batch_size, int) and eval_batch_size >= 1,
+            "eval.batch_size",
+            eval_batch_size,
+            "an integer >= 1",
+        )
         self.name = name
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
@@ -75,7 +80,11 @@ class CanvasDataModule(L.LightningDataModule):
         """One line for the console."""
         info = self.summary()
         parts = ", ".join(f"{k} {v}" for k, v in info.items() if k in ("2d", "rim", "1d", "0d"))
-        held = f", {100 * info['held_out_2d_fraction']:.1f} % of the 2D grid held out" if "held_out_2d_fraction" in info else ""
+        held = (
+            f", {100 * info['held_out_2d_fraction']:.1f} % of the 2D grid held out"
+            if "held_out_2d_fraction" in info
+            else ""
+        )
         return f"dataset {self.name}: {info['images']} images of {info['N']}x{info['N']} ({parts}){held}"
 
     def _device(self) -> torch.device:
@@ -89,7 +98,9 @@ class CanvasDataModule(L.LightningDataModule):
             self.train_images = to_model_range(render_set(self.spec, self.label_set, device=device))
             self.train_labels = labels.to(device=device, dtype=torch.float32)
             self.eval_labels = evaluation_labels(self.spec).to(device=device, dtype=torch.float32)
-            self.eval_images = to_model_range(render_images(self.spec, self.eval_labels, device=device, kind=self.spec.eval_kind))
+            self.eval_images = to_model_range(
+                render_images(self.spec, self.eval_labels, device=device, kind=self.spec.eval_kind)
+            )
 
     def train_dataloader(self) -> DeviceBatches:
         return DeviceBatches((self.train_images, self.train_labels), self.batch_size, shuffle=True, seed=self.seed)

@@ -43,7 +43,14 @@ def dataset_figure(spec: CanvasSpec, title: str = "", examples: int = 16, seed: 
             mask = ((label_set.dimension == code) & (label_set.part == index)).numpy()
             if mask.any():
                 colour = "magenta" if (part.kind == "bump" and dim == "2d") else COLOURS[dim]
-                ax_lab.scatter(labels[mask, 0], labels[mask, 1], s=point, c=colour, label=f"{NAMES[dim]} {part.kind} ({mask.sum()})", linewidths=0)
+                ax_lab.scatter(
+                    labels[mask, 0],
+                    labels[mask, 1],
+                    s=point,
+                    c=colour,
+                    label=f"{NAMES[dim]} {part.kind} ({mask.sum()})",
+                    linewidths=0,
+                )
     n = spec.size
     ax_lab.add_patch(Rectangle((0.5, 0.5), n, n, fill=False, ec="black", lw=1))
     lo, hi = 1 - spec.margin - 0.5, n + spec.margin + 0.5

@@ -171,7 +171,12 @@ def make_holdout(options: dict | None, size: int, grid_x: Tensor, grid_y: Tensor
     if area is not None:
         require(kind == "square", "data.holdout.area", area, "null unless data.holdout.type=square")
         require(0 < area < 1, "data.holdout.area", area, "a fraction in (0, 1)")
-        require(place == "interior", "data.holdout.place", place, "interior with data.holdout.area (the centre square of Fig. 5)")
+        require(
+            place == "interior",
+            "data.holdout.place",
+            place,
+            "interior with data.holdout.area (the centre square of Fig. 5)",
+        )
         kx, ky = area_block(len(grid_x), len(grid_y), area)
         return Holdout(kind, _block(grid_x, kx), _block(grid_y, ky), parts)
     width = options.get("width")
@@ -183,8 +188,16 @@ def make_holdout(options: dict | None, size: int, grid_x: Tensor, grid_y: Tensor
         # `center` (interior) or the last ones of the frame (exterior, Fig. 12b): both places then
         # hold out the same number of compositions.
         where = math.inf if place == "exterior" else center
-        bounds = [_block(grid, max(1, round(width / float(grid[1] - grid[0]))) if len(grid) > 1 else 1, where) for grid in (grid_x, grid_y)]
+        bounds = [
+            _block(grid, max(1, round(width / float(grid[1] - grid[0]))) if len(grid) > 1 else 1, where)
+            for grid in (grid_x, grid_y)
+        ]
         return Holdout(kind, bounds[0], bounds[1], parts)
     lo, hi = center - width / 2, center + width / 2
-    require(lo >= 1 - _EPS and hi <= size + _EPS, "data.holdout.width", width, f"a width whose region [{lo:g}, {hi:g}] stays inside [1, {size}] around center {center:g}")
+    require(
+        lo >= 1 - _EPS and hi <= size + _EPS,
+        "data.holdout.width",
+        width,
+        f"a width whose region [{lo:g}, {hi:g}] stays inside [1, {size}] around center {center:g}",
+    )
     return Holdout(kind, (lo, hi), (lo, hi), parts)

@@ -72,7 +72,7 @@ def to_model_range(images: Tensor) -> Tensor:
 
 def from_model_range(x: Tensor) -> Tensor:
     """Inverse of :func:`to_model_range`: [B, 1, N, N] in [-1, 1] to [B, N, N] in [0, 255]."""
-    return ((x.squeeze(1).clamp(-1, 1) + 1.0) * 127.5)
+    return (x.squeeze(1).clamp(-1, 1) + 1.0) * 127.5
 
 
 def image_grid(images: Tensor, columns: int = 8) -> Tensor:

@@ -107,7 +107,9 @@ class DiffusionModule(L.LightningModule):
     def forward(self, x: Tensor, t: Tensor, labels: Tensor) -> Tensor:
         return self.model(x, t, labels)
 
-    def diffusion_loss(self, images: Tensor, labels: Tensor, generator: torch.Generator | None = None, reduce: bool = True) -> Tensor:
+    def diffusion_loss(
+        self, images: Tensor, labels: Tensor, generator: torch.Generator | None = None, reduce: bool = True
+    ) -> Tensor:
         """Appendix A.4: ``E_{t, x0, eps} ||eps - eps_theta(x_t, t, c)||^2`` with uniform ``t``
         (per image when ``reduce`` is false; a ``generator`` fixes t and the noise)."""
         t = torch.randint(0, self.schedule.num_steps, (images.shape[0],), device=images.device, generator=generator)
@@ -222,7 +224,9 @@ class DiffusionModule(L.LightningModule):
 
     def validation_step(self, batch: Tensor | tuple, batch_idx: int) -> None:
         """Sample one image per label; with ground-truth images, also the held-out denoising loss."""
-        labels, truth = (batch[0], batch[1] if len(batch) > 1 else None) if isinstance(batch, (tuple, list)) else (batch, None)
+        labels, truth = (
+            (batch[0], batch[1] if len(batch) > 1 else None) if isinstance(batch, (tuple, list)) else (batch, None)
+        )
         seed = self.eval_seed(batch_idx)
         if truth is not None:
             self.eval_samples.losses.append(self.heldout_loss(truth, labels, seed).cpu())

@@ -6,7 +6,7 @@ function by the caller, so the same loop serves every model and dataset variant.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor

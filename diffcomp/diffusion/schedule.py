@@ -23,7 +23,7 @@ class NoiseSchedule:
     def num_steps(self) -> int:
         return len(self.betas)
 
-    def to(self, device) -> "NoiseSchedule":
+    def to(self, device) -> NoiseSchedule:
         return NoiseSchedule(self.betas.to(device), self.alphas.to(device), self.alpha_bars.to(device))
 
 

@@ -104,7 +104,12 @@ class EvaluationCallback(L.Callback):
         loss = f", held-out loss {metrics['eval/loss']:.4f}" if "eval/loss" in metrics else ""
         log.info(
             "step %d: accuracy %.3f (x %.3f, y %.3f)%s, sampling %.1fs",
-            trainer.global_step, metrics["eval/acc"], metrics["eval/acc_x"], metrics["eval/acc_y"], loss, self.sample_seconds,
+            trainer.global_step,
+            metrics["eval/acc"],
+            metrics["eval/acc_x"],
+            metrics["eval/acc_y"],
+            loss,
+            self.sample_seconds,
         )
         self._save_grid(trainer, images)
 

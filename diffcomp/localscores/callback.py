@@ -23,7 +23,13 @@ import torch
 
 from diffcomp.localscores.directions import condition_directions, cosine_matrix, off_diagonal_summary
 from diffcomp.localscores.figures import plot_accuracy_vs_k, plot_cosines, plot_sample_grid
-from diffcomp.localscores.locality import conditional_locality, locality_metrics, pixel_locality, plot_locality, timestep_grid
+from diffcomp.localscores.locality import (
+    conditional_locality,
+    locality_metrics,
+    pixel_locality,
+    plot_locality,
+    timestep_grid,
+)
 from diffcomp.localscores.matching import per_count_metrics, score_scenes
 
 log = logging.getLogger(__name__)
@@ -86,11 +92,18 @@ class LengthGeneralisationCallback(L.Callback):
         self.ink_threshold = ink_threshold
         self.per_count = grid_per_count
         self.direction_options = dict(
-            locations=direction_locations, t=int(direction_t), num_noise=int(direction_samples), layer=direction_layer, seed=int(seed)
+            locations=direction_locations,
+            t=int(direction_t),
+            num_noise=int(direction_samples),
+            layer=direction_layer,
+            seed=int(seed),
         )
         self.locality_options = dict(
-            requests=int(locality_requests), timesteps=int(locality_timesteps),
-            pixel_radius=locality_pixel_radius, condition_radius=locality_condition_radius, seed=int(seed),
+            requests=int(locality_requests),
+            timesteps=int(locality_timesteps),
+            pixel_radius=locality_pixel_radius,
+            condition_radius=locality_condition_radius,
+            seed=int(seed),
         )
         self.locality: dict = {}
         self.latest: dict[str, float] = {}
@@ -120,15 +133,27 @@ class LengthGeneralisationCallback(L.Callback):
         number(node, "direction_t", lo=0, hi=int(root.diffusion.timesteps) - 1, integer=True, prefix=prefix)
         model = get_class(root.model._target_)
         layers = ("output", *layer_names(model, root.model))
-        require(node.get("direction_layer") in layers, f"{prefix}.direction_layer", node.get("direction_layer"), "one of " + ", ".join(layers))
+        require(
+            node.get("direction_layer") in layers,
+            f"{prefix}.direction_layer",
+            node.get("direction_layer"),
+            "one of " + ", ".join(layers),
+        )
         size, data = int(root.data.size), root.data
         locations = node.get("direction_locations")
         if locations is not None:
             ok = all(len(p) == 2 and all(isinstance(v, (int, float)) and 1 <= v <= size for v in p) for p in locations)
-            require(ok, f"{prefix}.direction_locations", locations, f"null (corners) or a list of [x, y] pairs in [1, {size}]")
+            require(
+                ok,
+                f"{prefix}.direction_locations",
+                locations,
+                f"null (corners) or a list of [x, y] pairs in [1, {size}]",
+            )
         needed = distinguishable_separation(float(data.sigma), str(data.composition), ink)
         require(
-            int(data.min_separation) >= needed, "data.min_separation", data.min_separation,
+            int(data.min_separation) >= needed,
+            "data.min_separation",
+            data.min_separation,
             f"an integer >= {needed}: closer {data.composition}-composed bumps of sigma={data.sigma:g} merge into one dark component",
         )
 
@@ -167,10 +192,15 @@ class LengthGeneralisationCallback(L.Callback):
         self.latest = metrics
         self.history.append({"step": trainer.global_step, **metrics})
         log.info(
-            "step %d: match per k %s (in %.3f, out %.3f)", trainer.global_step,
-            {k: round(v["match"], 3) for k, v in self.per_k.items()}, metrics["eval/match_in"], metrics["eval/match_out"],
+            "step %d: match per k %s (in %.3f, out %.3f)",
+            trainer.global_step,
+            {k: round(v["match"], 3) for k, v in self.per_k.items()},
+            metrics["eval/match_in"],
+            metrics["eval/match_out"],
         )
-        plot_accuracy_vs_k({label: {k: v["match"] for k, v in self.per_k.items()}}, dm.train_counts, self.out_dir / "accuracy_vs_k.png")
+        plot_accuracy_vs_k(
+            {label: {k: v["match"] for k, v in self.per_k.items()}}, dm.train_counts, self.out_dir / "accuracy_vs_k.png"
+        )
         plot_sample_grid(images, conditions, self.out_dir / "samples_by_k.png", self.per_count)
 
     def _measure_locality(self, trainer: L.Trainer, pl_module, label: str) -> dict[str, float]:
@@ -185,8 +215,12 @@ class LengthGeneralisationCallback(L.Callback):
         schedule = pl_module._schedule_on(pl_module.device)
         steps = timestep_grid(schedule.num_steps, o["timesteps"])
         self.locality = {
-            "pixels": pixel_locality(pl_module.model, images, conditions, schedule, steps, radius=o["pixel_radius"], seed=o["seed"]),
-            "conditions": conditional_locality(pl_module.model, images, conditions, schedule, steps, radius=o["condition_radius"], seed=o["seed"]),
+            "pixels": pixel_locality(
+                pl_module.model, images, conditions, schedule, steps, radius=o["pixel_radius"], seed=o["seed"]
+            ),
+            "conditions": conditional_locality(
+                pl_module.model, images, conditions, schedule, steps, radius=o["condition_radius"], seed=o["seed"]
+            ),
         }
         plot_locality(self.locality, self.out_dir / "locality_vs_t.png", schedule, label)
         return locality_metrics(self.locality)
@@ -194,7 +228,12 @@ class LengthGeneralisationCallback(L.Callback):
     def record_sections(self) -> dict:
         """What the run's record keeps beyond the flat metrics."""
         locality = {
-            name: {"timesteps": curve.timesteps.tolist(), "mean": curve.mean.tolist(), "std": curve.std.tolist(), "radius": curve.radius}
+            name: {
+                "timesteps": curve.timesteps.tolist(),
+                "mean": curve.mean.tolist(),
+                "std": curve.std.tolist(),
+                "radius": curve.radius,
+            }
             for name, curve in self.locality.items()
         }
         return {

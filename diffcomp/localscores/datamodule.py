@@ -79,9 +79,19 @@ class LocalScoresDataModule(L.LightningDataModule):
     ):
         super().__init__()
         options = dict(
-            size=size, sigma=sigma, min_separation=min_separation, margin=margin, composition=composition,
-            train_counts=list(train_counts), eval_counts=list(eval_counts), max_conditions=max_conditions, regime=regime,
-            train_scenes=train_scenes, samples_per_count=samples_per_count, batch_size=batch_size, eval_batch_size=eval_batch_size,
+            size=size,
+            sigma=sigma,
+            min_separation=min_separation,
+            margin=margin,
+            composition=composition,
+            train_counts=list(train_counts),
+            eval_counts=list(eval_counts),
+            max_conditions=max_conditions,
+            regime=regime,
+            train_scenes=train_scenes,
+            samples_per_count=samples_per_count,
+            batch_size=batch_size,
+            eval_batch_size=eval_batch_size,
         )
         validate_options(options)
         self.name = name
@@ -99,8 +109,13 @@ class LocalScoresDataModule(L.LightningDataModule):
 
     def summary(self) -> dict:
         return {
-            "data": self.name, "N": self.spec.size, "sigma": self.spec.sigma, "images": self.train_scenes,
-            "train_counts": self.train_counts, "eval_counts": self.eval_counts, "regime": self.regime,
+            "data": self.name,
+            "N": self.spec.size,
+            "sigma": self.spec.sigma,
+            "images": self.train_scenes,
+            "train_counts": self.train_counts,
+            "eval_counts": self.eval_counts,
+            "regime": self.regime,
         }
 
     def describe(self) -> str:
@@ -132,7 +147,9 @@ class LocalScoresDataModule(L.LightningDataModule):
         self.eval_images = self.eval_images.to(device)
 
     def train_dataloader(self) -> DeviceBatches:
-        return DeviceBatches((self.train_images, self.train_conditions), self.batch_size, shuffle=True, seed=self.seed, drop_last=True)
+        return DeviceBatches(
+            (self.train_images, self.train_conditions), self.batch_size, shuffle=True, seed=self.seed, drop_last=True
+        )
 
     def val_dataloader(self) -> DeviceBatches:
         return DeviceBatches((self.eval_conditions, self.eval_images), self.eval_batch_size)
@@ -153,7 +170,9 @@ def validate_options(o: dict) -> None:
     require(k_max >= most, "data.max_conditions", k_max, f"an integer >= the largest count {most}")
     capacity = SceneSpec(size, float(o["sigma"]), separation, margin).lattice_capacity()
     require(
-        most <= capacity // 2, "data.min_separation", separation,
+        most <= capacity // 2,
+        "data.min_separation",
+        separation,
         f"a separation leaving room for {most} bumps: at most {capacity} fit on the {size - 2 * margin}-cell-wide "
         f"placement grid, and random placement needs twice the count",
     )

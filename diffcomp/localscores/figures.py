@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import torch
 
@@ -30,7 +30,11 @@ def per_k_from_metrics(metrics: Mapping[str, float], name: str = "match") -> dic
 
 
 def plot_accuracy_vs_k(
-    curves: Mapping[str, Mapping[int, float]], train_counts, path: Path, ylabel: str = "one-to-one match", fraction: bool = True
+    curves: Mapping[str, Mapping[int, float]],
+    train_counts,
+    path: Path,
+    ylabel: str = "one-to-one match",
+    fraction: bool = True,
 ) -> None:
     """One line per model/regime; the trained counts are shaded; ``fraction`` fixes the y range to [0, 1]."""
     import matplotlib
@@ -81,7 +85,9 @@ def plot_sample_grid(images: torch.Tensor, conditions: torch.Tensor, path: Path,
         r, c = divmod(slot, per_count)
         cond = conditions[index]
         on = cond[:, 2] > 0.5
-        ax.scatter(c * (n + 1) + cond[on, 0] - 1, r * (n + 1) + cond[on, 1] - 1, s=6, c="red", marker="x", linewidths=0.6)
+        ax.scatter(
+            c * (n + 1) + cond[on, 0] - 1, r * (n + 1) + cond[on, 1] - 1, s=6, c="red", marker="x", linewidths=0.6
+        )
     ax.set_yticks([r * (n + 1) + n / 2 for r in range(len(counts))], [f"k={k}" for k in counts])
     ax.set_xticks([])
     fig.tight_layout()

@@ -98,7 +98,9 @@ def window_share(energy: Tensor, centres: Tensor, radius: float) -> Tensor:
     near_y = (coords[None, :, None] - centres[:, 1, None, None]).abs() <= radius
     inside = (energy * (near_x & near_y)).sum(dim=(-2, -1))
     total = energy.sum(dim=(-2, -1))
-    return torch.where(total > 0, inside / total.where(total > 0, torch.ones_like(total)), torch.full_like(total, math.nan))
+    return torch.where(
+        total > 0, inside / total.where(total > 0, torch.ones_like(total)), torch.full_like(total, math.nan)
+    )
 
 
 @contextmanager
@@ -118,16 +120,34 @@ def _device(model: nn.Module) -> torch.device:
     return parameter.device if parameter is not None else torch.device("cpu")
 
 
-def _check(images: Tensor, conditions: Tensor, schedule: NoiseSchedule, timesteps: Sequence[int], radius: float) -> list[int]:
-    require(images.ndim == 4 and images.shape[1] == 1 and images.shape[2] == images.shape[3], "images",
-            tuple(images.shape), "a tensor [B, 1, N, N] of clean images in the model's range")
-    require(conditions.ndim == 3 and conditions.shape[0] == images.shape[0] and conditions.shape[2] == 3, "conditions",
-            tuple(conditions.shape), f"a tensor [{images.shape[0]}, K, 3] of (x, y, valid) slots, one set per image")
+def _check(
+    images: Tensor, conditions: Tensor, schedule: NoiseSchedule, timesteps: Sequence[int], radius: float
+) -> list[int]:
+    require(
+        images.ndim == 4 and images.shape[1] == 1 and images.shape[2] == images.shape[3],
+        "images",
+        tuple(images.shape),
+        "a tensor [B, 1, N, N] of clean images in the model's range",
+    )
+    require(
+        conditions.ndim == 3 and conditions.shape[0] == images.shape[0] and conditions.shape[2] == 3,
+        "conditions",
+        tuple(conditions.shape),
+        f"a tensor [{images.shape[0]}, K, 3] of (x, y, valid) slots, one set per image",
+    )
     steps = [int(t) for t in timesteps]
-    require(len(steps) > 0 and all(0 <= t < schedule.num_steps and t == float(s) for t, s in zip(steps, timesteps)),
-            "timesteps", list(timesteps), f"a non-empty list of integers in [0, {schedule.num_steps - 1}]")
-    require(isinstance(radius, (int, float)) and not isinstance(radius, bool) and radius >= 0, "radius", radius,
-            "a number >= 0 (max-norm distance in pixels)")
+    require(
+        len(steps) > 0 and all(0 <= t < schedule.num_steps and t == float(s) for t, s in zip(steps, timesteps)),
+        "timesteps",
+        list(timesteps),
+        f"a non-empty list of integers in [0, {schedule.num_steps - 1}]",
+    )
+    require(
+        isinstance(radius, (int, float)) and not isinstance(radius, bool) and radius >= 0,
+        "radius",
+        radius,
+        "a number >= 0 (max-norm distance in pixels)",
+    )
     return steps
 
 
@@ -163,11 +183,22 @@ def pixel_locality(
     steps = _check(images, conditions, schedule, timesteps, radius)
     b, _, n, _ = images.shape
     if isinstance(pixels, Tensor):
-        require(pixels.ndim == 2 and pixels.shape[1] == 2 and len(pixels) > 0 and bool(((pixels >= 0) & (pixels < n)).all()),
-                "pixels", tuple(pixels.shape), f"a count >= 1 or a [P, 2] tensor of (row, col) in [0, {n - 1}]")
+        require(
+            pixels.ndim == 2
+            and pixels.shape[1] == 2
+            and len(pixels) > 0
+            and bool(((pixels >= 0) & (pixels < n)).all()),
+            "pixels",
+            tuple(pixels.shape),
+            f"a count >= 1 or a [P, 2] tensor of (row, col) in [0, {n - 1}]",
+        )
     else:
-        require(isinstance(pixels, int) and not isinstance(pixels, bool) and pixels >= 1, "pixels", pixels,
-                "a count >= 1 or a [P, 2] tensor of (row, col)")
+        require(
+            isinstance(pixels, int) and not isinstance(pixels, bool) and pixels >= 1,
+            "pixels",
+            pixels,
+            "a count >= 1 or a [P, 2] tensor of (row, col)",
+        )
     device = _device(model)
     with _evaluating(model):  # everything built inside, so that no inference tensor meets autograd
         if isinstance(pixels, Tensor):
@@ -228,21 +259,34 @@ def conditional_locality(
     device = _device(model)
     with _evaluating(model), torch.no_grad():
         request, removed, centres = removal_sets(conditions.detach().clone().cpu())
-        require(len(request) > 0, "conditions", tuple(conditions.shape), "at least one valid condition (valid = 1) to remove")
+        require(
+            len(request) > 0,
+            "conditions",
+            tuple(conditions.shape),
+            "at least one valid condition (valid = 1) to remove",
+        )
         x0 = images.detach().clone().to(device)
         cond = conditions.detach().clone().to(device)
         noise = _noise(images, seed).to(device)
         out = np.empty((len(steps), len(request)))
         for k, t in enumerate(steps):
             xt = add_noise(schedule.to(device), x0, torch.full((b,), t, device=device), noise)
-            full = torch.cat([
-                model(xt[i:i + chunk], torch.full((len(xt[i:i + chunk]),), t, device=device, dtype=torch.long), cond[i:i + chunk])
-                for i in range(0, b, chunk)
-            ])
+            full = torch.cat(
+                [
+                    model(
+                        xt[i : i + chunk],
+                        torch.full((len(xt[i : i + chunk]),), t, device=device, dtype=torch.long),
+                        cond[i : i + chunk],
+                    )
+                    for i in range(0, b, chunk)
+                ]
+            )
             for start in range(0, len(request), chunk):
                 idx = slice(start, min(start + chunk, len(request)))
                 who = request[idx].to(device)
-                without = model(xt[who], torch.full((len(who),), t, device=device, dtype=torch.long), removed[idx].to(device))
+                without = model(
+                    xt[who], torch.full((len(who),), t, device=device, dtype=torch.long), removed[idx].to(device)
+                )
                 energy = (full[who] - without)[:, 0].double().cpu() ** 2
                 out[k, idx] = window_share(energy, centres[idx].double(), radius).numpy()
     return LocalityCurve(np.array(steps), out, float(radius))
@@ -261,7 +305,9 @@ def locality_metrics(curves: dict[str, LocalityCurve], prefix: str = "locality")
     return out
 
 
-def plot_locality(curves: dict[str, LocalityCurve], path: Path, schedule: NoiseSchedule | None = None, title: str = "") -> None:
+def plot_locality(
+    curves: dict[str, LocalityCurve], path: Path, schedule: NoiseSchedule | None = None, title: str = ""
+) -> None:
     """Locality against the timestep, one line per measure (band: ± std over samples); with
     ``schedule`` a top axis shows the noise level ``sqrt(1 - abar_t)``."""
     import matplotlib.pyplot as plt
@@ -270,7 +316,14 @@ def plot_locality(curves: dict[str, LocalityCurve], path: Path, schedule: NoiseS
     for name, curve in curves.items():
         mean, std = curve.mean, curve.std
         (line,) = ax.plot(curve.timesteps, mean, marker="o", markersize=3, label=f"{name} (R = {curve.radius:g})")
-        ax.fill_between(curve.timesteps, np.clip(mean - std, 0, 1), np.clip(mean + std, 0, 1), color=line.get_color(), alpha=0.2, linewidth=0)
+        ax.fill_between(
+            curve.timesteps,
+            np.clip(mean - std, 0, 1),
+            np.clip(mean + std, 0, 1),
+            color=line.get_color(),
+            alpha=0.2,
+            linewidth=0,
+        )
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("timestep t (more noise →)")
     ax.set_ylabel("share within radius R (1 = local)")

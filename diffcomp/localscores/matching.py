@@ -67,7 +67,9 @@ class SceneScores:
         return np.abs(self.detected - self.requested)
 
 
-def score_scenes(images: np.ndarray, conditions: np.ndarray, tolerance: float = 1.0, ink_threshold: float = 0.5) -> SceneScores:
+def score_scenes(
+    images: np.ndarray, conditions: np.ndarray, tolerance: float = 1.0, ink_threshold: float = 0.5
+) -> SceneScores:
     """Score images [M, N, N] (in [0, 255]) against the condition sets [M, K, 3] that asked for them."""
     images, conditions = np.asarray(images, dtype=np.float64), np.asarray(conditions, dtype=np.float64)
     detected_counts = count_features(images, ink_threshold)

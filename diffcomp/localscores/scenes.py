@@ -168,7 +168,9 @@ def make_scenes(
     return render_scenes(locations, valid, spec), condition_sets(locations, valid, regime)
 
 
-def distinguishable_separation(sigma: float, composition: str = "min", ink_threshold: float = 0.5, limit: int = 64) -> int:
+def distinguishable_separation(
+    sigma: float, composition: str = "min", ink_threshold: float = 0.5, limit: int = 64
+) -> int:
     """Smallest max-norm separation at which every pair of bumps shows as two dark components.
 
     Checks every integer offset between two bumps from that separation up to where their dark
@@ -177,7 +179,9 @@ def distinguishable_separation(sigma: float, composition: str = "min", ink_thres
     reach = 2 * math.ceil(2.0 * sigma * math.sqrt(max(math.log(1.0 / ink_threshold), 0.0))) + 3
     size = 2 * reach + 5
     centre = float(reach + 3)
-    offsets = torch.tensor([(dx, dy) for dx in range(0, reach + 1) for dy in range(-reach, reach + 1) if (dx, dy) > (0, 0)])
+    offsets = torch.tensor(
+        [(dx, dy) for dx in range(0, reach + 1) for dy in range(-reach, reach + 1) if (dx, dy) > (0, 0)]
+    )
     first = torch.full((len(offsets), 2), centre)
     locations = torch.stack([first, first + offsets.float()], dim=1)
     valid = torch.ones(len(offsets), 2, dtype=torch.bool)

@@ -7,9 +7,9 @@ activations "collected at the terminal diffusion generation timestep").
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 from torch import Tensor, nn
 
@@ -32,7 +32,9 @@ def resolve_layer(model: nn.Module, name: str) -> nn.Module:
         return model.middle
     stages = getattr(model, "stages", {})
     if name not in stages:
-        raise ValueError(f"eval.probe_layer={name!r} is not a layer of this model; allowed: {', '.join(layer_names(model))}")
+        raise ValueError(
+            f"eval.probe_layer={name!r} is not a layer of this model; allowed: {', '.join(layer_names(model))}"
+        )
     return stages[name]
 
 

@@ -137,11 +137,18 @@ class UNet(nn.Module):
         from diffcomp.config.checks import number, numbers, require
 
         size = node.get("image_size")
-        require(isinstance(size, int) and size >= 8 and size % 8 == 0, "data.size", size, "a multiple of 8 (the UNet pools three times)")
+        require(
+            isinstance(size, int) and size >= 8 and size % 8 == 0,
+            "data.size",
+            size,
+            "a multiple of 8 (the UNet pools three times)",
+        )
         channels = [int(c) for c in numbers(node, "channels", lo=1, integer=True, length=4, prefix=prefix)]
         number(node, "bottleneck", lo=1, integer=True, prefix=prefix)
         heads = int(number(node, "heads", lo=1, integer=True, prefix=prefix))
-        require(all(c % heads == 0 for c in channels), f"{prefix}.heads", heads, f"a divisor of every width in {channels}")
+        require(
+            all(c % heads == 0 for c in channels), f"{prefix}.heads", heads, f"a divisor of every width in {channels}"
+        )
         encoding = int(number(node, "encoding_dim", lo=2, integer=True, prefix=prefix))
         require(encoding % 2 == 0, f"{prefix}.encoding_dim", encoding, "an even integer >= 2")
 

@@ -53,7 +53,9 @@ class Sweep:
         """Parameters that take more than one value among the complete runs, most values first
         (replicate axes such as ``seed`` are not parameters of a point: see :meth:`replicates`)."""
         done = self.rows("complete")
-        varying = [p for p in self.params if p in done and p not in REPLICATE_KEYS and done[p].astype(str).nunique() > 1]
+        varying = [
+            p for p in self.params if p in done and p not in REPLICATE_KEYS and done[p].astype(str).nunique() > 1
+        ]
         return sorted(varying, key=lambda p: -done[p].astype(str).nunique())
 
     def replicates(self) -> list[str]:
@@ -65,7 +67,11 @@ class Sweep:
         import pandas as pd
 
         done = self.rows("complete")
-        return [c for c in done.columns if "/" in c and not c.startswith("timings/") and pd.api.types.is_numeric_dtype(done[c])]
+        return [
+            c
+            for c in done.columns
+            if "/" in c and not c.startswith("timings/") and pd.api.types.is_numeric_dtype(done[c])
+        ]
 
 
 def parse_value(text: str) -> Any:
@@ -181,7 +187,11 @@ def summarise(sweep: Sweep, metric: str | None, x: str | None, hue: str | None) 
     """The text a researcher reads first: counts, every problem, and the metric over the swept grid."""
     table = sweep.table
     counts = table["status"].value_counts().to_dict() if not table.empty else {}
-    lines = [f"{len(table)} run(s): " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) if counts else "no records found"]
+    lines = [
+        f"{len(table)} run(s): " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        if counts
+        else "no records found"
+    ]
 
     # Name runs by the parameters that differ between them, not the overrides they all share.
     varying = [p for p in sweep.params if table[p].astype(str).nunique() > 1] or sweep.params
@@ -197,7 +207,12 @@ def summarise(sweep: Sweep, metric: str | None, x: str | None, hue: str | None) 
     partial = sweep.rows(PARTIAL)
     if len(partial):
         lines.append(f"UNFINISHED ({len(partial)}; still running, or stopped: a rerun resumes them):")
-        lines += [f"  {name(r)}: {r['status']}" + (f" ({r.get('error')})" if isinstance(r.get("error"), str) else "") + f"\n    {r['output_dir']}" for _, r in partial.iterrows()]
+        lines += [
+            f"  {name(r)}: {r['status']}"
+            + (f" ({r.get('error')})" if isinstance(r.get("error"), str) else "")
+            + f"\n    {r['output_dir']}"
+            for _, r in partial.iterrows()
+        ]
     if sweep.unreadable:
         lines.append(f"UNREADABLE ({len(sweep.unreadable)} record(s), left out of the plots):")
         lines += [f"  {path}: {reason}" for path, reason in sweep.unreadable]
@@ -209,17 +224,25 @@ def summarise(sweep: Sweep, metric: str | None, x: str | None, hue: str | None) 
     if replicates:
         done = sweep.rows("complete")
         counts = done.groupby(swept, dropna=False).size() if swept else [len(done)]
-        lines.append(f"replicates: {', '.join(replicates)} ({min(counts)}-{max(counts)} per point; mean and std per point in by_point.csv)")
+        lines.append(
+            f"replicates: {', '.join(replicates)} ({min(counts)}-{max(counts)} per point; mean and std per point in by_point.csv)"
+        )
     if metric and x and metric in sweep.table:
         done = sweep.rows("complete")
         if hue:
             grid = done.pivot_table(index=hue, columns=x, values=metric, aggfunc="mean")
         else:
             grid = done.groupby(x)[metric].mean().to_frame().T
-        lines.append(f"{metric} (mean{' over ' + ', '.join(replicates) if replicates else ''}) by {hue + ' x ' if hue else ''}{x}:")
+        lines.append(
+            f"{metric} (mean{' over ' + ', '.join(replicates) if replicates else ''}) by {hue + ' x ' if hue else ''}{x}:"
+        )
         lines.append(grid.to_string(float_format=lambda v: f"{v:.3g}"))
         if replicates:
-            spread = done.pivot_table(index=hue, columns=x, values=metric, aggfunc="std") if hue else done.groupby(x)[metric].std().to_frame().T
+            spread = (
+                done.pivot_table(index=hue, columns=x, values=metric, aggfunc="std")
+                if hue
+                else done.groupby(x)[metric].std().to_frame().T
+            )
             lines.append(f"{metric} (std over {', '.join(replicates)}):")
             lines.append(spread.to_string(float_format=lambda v: f"{v:.3g}"))
     return "\n".join(lines)
@@ -249,11 +272,18 @@ def choose_axes(sweep: Sweep, x: str | None, hue: str | None) -> tuple[str | Non
     return x, hue
 
 
-def aggregate(sweep_dir: str | Path, metric: str | None = None, x: str | None = None, hue: str | None = None,
-              out: str | Path | None = None, wandb: bool | None = None) -> dict:
+def aggregate(
+    sweep_dir: str | Path,
+    metric: str | None = None,
+    x: str | None = None,
+    hue: str | None = None,
+    out: str | Path | None = None,
+    wandb: bool | None = None,
+) -> dict:
     """Write the table, the summary and the plots of ``sweep_dir`` into ``out`` (default
     ``<sweep_dir>/aggregate``); returns the paths and the summary text."""
     import pandas as pd
+
     from diffcomp.sweeps.plots import metric_heatmap, metric_lines, slug
 
     sweep_dir = Path(sweep_dir)
@@ -263,10 +293,14 @@ def aggregate(sweep_dir: str | Path, metric: str | None = None, x: str | None = 
         return {"summary": f"no {RECORD_NAME} under {sweep_dir}", "table": None, "plots": [], "sweep": sweep}
     for given, flag in ((x, "--x"), (hue, "--hue")):
         if given and given not in sweep.params:
-            raise SystemExit(f"{flag} {given}: not a parameter of this sweep (its parameters: {', '.join(sweep.params) or 'none'})")
+            raise SystemExit(
+                f"{flag} {given}: not a parameter of this sweep (its parameters: {', '.join(sweep.params) or 'none'})"
+            )
     metric = metric or default_metric(sweep)
     if metric and metric not in sweep.table:
-        raise SystemExit(f"--metric {metric}: no such column (metrics: {', '.join(c for c in sweep.table.columns if '/' in c)})")
+        raise SystemExit(
+            f"--metric {metric}: no such column (metrics: {', '.join(c for c in sweep.table.columns if '/' in c)})"
+        )
     x, hue = choose_axes(sweep, x, hue)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"table": out / "results.csv"}
@@ -275,7 +309,9 @@ def aggregate(sweep_dir: str | Path, metric: str | None = None, x: str | None = 
         import pyarrow  # noqa: F401 - optional
 
         paths["parquet"] = out / "results.parquet"
-        sweep.table.astype({c: str for c in sweep.table.columns if sweep.table[c].dtype == object}).to_parquet(paths["parquet"], index=False)
+        sweep.table.astype({c: str for c in sweep.table.columns if sweep.table[c].dtype == object}).to_parquet(
+            paths["parquet"], index=False
+        )
     except ImportError:
         pass
     points = by_point(sweep)
@@ -290,7 +326,9 @@ def aggregate(sweep_dir: str | Path, metric: str | None = None, x: str | None = 
         done = done[done[metric].notna()]
         plots.append(metric_lines(done, metric, x, hue, out / f"{slug(metric)}_vs_{slug(x)}.png", sweep.params))
         if hue:
-            plots.append(metric_heatmap(done, metric, x, hue, out / f"{slug(metric)}_{slug(hue)}_x_{slug(x)}.png", sweep.params))
+            plots.append(
+                metric_heatmap(done, metric, x, hue, out / f"{slug(metric)}_{slug(hue)}_x_{slug(x)}.png", sweep.params)
+            )
     result = {"summary": summary, "table": paths["table"], "plots": plots, "sweep": sweep, **paths}
     if wandb if wandb is not None else wandb_wanted(sweep):
         result["wandb_run"] = log_to_wandb(sweep, sweep_dir, plots)
@@ -334,7 +372,9 @@ def log_to_wandb(sweep: Sweep, sweep_dir: Path, plots: list[Path]) -> str | None
     )
     try:
         table = sweep.table.astype({c: str for c in sweep.table.columns if sweep.table[c].dtype == object})
-        run.log({"sweep/results": wandb.Table(dataframe=table), **{f"sweep/{p.stem}": wandb.Image(str(p)) for p in plots}})
+        run.log(
+            {"sweep/results": wandb.Table(dataframe=table), **{f"sweep/{p.stem}": wandb.Image(str(p)) for p in plots}}
+        )
         return run.id
     finally:
         run.finish()
@@ -357,11 +397,23 @@ class AggregateCallback(Callback):
                 return  # nothing ran (manifest only)
             result = aggregate(sweep_dir, metric=self.metric)
             print(f"\n== sweep summary ({sweep_dir}) ==\n{result['summary']}\ntable: {result['table']}")
-        except (Exception, SystemExit) as error:  # noqa: BLE001 - a summary must never fail the sweep it summarises
-            log.warning("aggregating %s failed (%s: %s); run `python -m diffcomp.aggregate %s` to retry", sweep_dir, type(error).__name__, error, sweep_dir)
+        except (Exception, SystemExit) as error:
+            log.warning(
+                "aggregating %s failed (%s: %s); run `python -m diffcomp.aggregate %s` to retry",
+                sweep_dir,
+                type(error).__name__,
+                error,
+                sweep_dir,
+            )
         experiment = OmegaConf.select(config, "hydra.runtime.choices.experiment")
         try:
             for path in draw_figures(sweep_dir, experiment):
                 print(f"figure: {path}")
-        except Exception as error:  # noqa: BLE001 - nor may its figure
-            log.warning("drawing the figure of %s failed (%s: %s); run `diffcomp-figures %s` to retry", sweep_dir, type(error).__name__, error, sweep_dir)
+        except Exception as error:
+            log.warning(
+                "drawing the figure of %s failed (%s: %s); run `diffcomp-figures %s` to retry",
+                sweep_dir,
+                type(error).__name__,
+                error,
+                sweep_dir,
+            )

@@ -13,10 +13,10 @@ import itertools
 import json
 import logging
 import shlex
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.types import RangeSweep
@@ -101,7 +101,9 @@ def sweep_values(override) -> list[str]:
     if not override.is_sweep_override():
         return [f"{key}={override.get_value_element_as_str()}"]
     if not override.is_discrete_sweep():
-        raise SweepError(f"{override.input_line or key}: only lists and ranges can be swept here (intervals need an optimising sweeper)")
+        raise SweepError(
+            f"{override.input_line or key}: only lists and ranges can be swept here (intervals need an optimising sweeper)"
+        )
     value = override.value()
     if isinstance(value, RangeSweep) and not value.shuffle:
         return [f"{key}={format_value(v)}" for v in clean_range(value.start, value.stop, value.step)]
@@ -140,7 +142,7 @@ def output_dir_of(cfg: DictConfig, index: int) -> str:
         with hydra_config_of(cfg):
             sweep_dir = Path(str(OmegaConf.select(cfg, "hydra.sweep.dir"))).absolute()
             return str(sweep_dir / str(OmegaConf.select(cfg, "hydra.sweep.subdir")))
-    except Exception:  # noqa: BLE001 - e.g. a subdir naming hydra.job.id, set by the launcher
+    except Exception:
         return ""
 
 
@@ -152,7 +154,9 @@ def task_config(cfg: DictConfig) -> DictConfig:
     return job
 
 
-def plan_jobs(jobs: Sequence[Sequence[str]], compose: Callable[[Sequence[str]], DictConfig], validate: Validator | None = None) -> list[JobPlan]:
+def plan_jobs(
+    jobs: Sequence[Sequence[str]], compose: Callable[[Sequence[str]], DictConfig], validate: Validator | None = None
+) -> list[JobPlan]:
     """Compose and validate every job; raise one error listing all invalid jobs, else return plans.
 
     ``validate(cfg)`` gets what the task will get and returns the job's summary for listings, or
@@ -166,7 +170,7 @@ def plan_jobs(jobs: Sequence[Sequence[str]], compose: Callable[[Sequence[str]], 
         try:
             cfg = compose(overrides)
             output_dir = output_dir_of(cfg, index)
-        except Exception as error:  # noqa: BLE001 - every kind of bad job is reported together
+        except Exception as error:
             invalid.append(InvalidJob(index, overrides, error, rejected=False))
             continue
         summary = {}
@@ -174,7 +178,7 @@ def plan_jobs(jobs: Sequence[Sequence[str]], compose: Callable[[Sequence[str]], 
             try:
                 with hydra_config_of(cfg):
                     summary = dict(validate(task_config(cfg)) or {})
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:
                 invalid.append(InvalidJob(index, overrides, error, rejected=verdict(error) is not None))
                 continue
         plans.append(JobPlan(index, overrides, output_dir, summary))
@@ -222,14 +226,18 @@ def _job_failed(plan: JobPlan, ret) -> bool:
         return not record or record.get("status") != "complete"
     status = getattr(ret, "status", None)
     value = getattr(ret, "_return_value", None)
-    return (status is not None and status.name == "FAILED") or (isinstance(value, dict) and value.get("status") == "failed")
+    return (status is not None and status.name == "FAILED") or (
+        isinstance(value, dict) and value.get("status") == "failed"
+    )
 
 
 def report_failures(plans: Sequence[JobPlan], returns: Sequence) -> None:
     """Summarise a finished sweep; raise :class:`SweepFailures` naming the failed jobs, if any."""
     returns = list(returns) + [None] * (len(plans) - len(returns))
     failed = [
-        f"  job {plan.index} [{' '.join(plan.overrides)}] -> {plan.output_dir}" for plan, ret in zip(plans, returns) if _job_failed(plan, ret)
+        f"  job {plan.index} [{' '.join(plan.overrides)}] -> {plan.output_dir}"
+        for plan, ret in zip(plans, returns)
+        if _job_failed(plan, ret)
     ]
     log.info("sweep finished: %d job(s), %d failed", len(plans), len(failed))
     if failed:

@@ -57,11 +57,17 @@ def metric_heatmap(table: pd.DataFrame, metric: str, x: str, y: str, path: Path,
     """Mean ``metric`` over the grid of ``y`` (rows) by ``x`` (columns), each cell annotated."""
     grid = table.pivot_table(index=y, columns=x, values=metric, aggfunc="mean").sort_index().sort_index(axis=1)
     values = grid.to_numpy(dtype=float)
-    fig = Figure(figsize=(1.2 + 0.6 * max(len(grid.columns), 3), 1.2 + 0.45 * max(len(grid.index), 3)), layout="constrained")
+    fig = Figure(
+        figsize=(1.2 + 0.6 * max(len(grid.columns), 3), 1.2 + 0.45 * max(len(grid.index), 3)), layout="constrained"
+    )
     ax = fig.add_subplot()
     image = ax.imshow(values, origin="lower", aspect="auto", cmap="viridis")
-    ax.set_xticks(range(len(grid.columns)), [f"{v:g}" if isinstance(v, float) else str(v) for v in grid.columns], fontsize=8)
-    ax.set_yticks(range(len(grid.index)), [f"{v:g}" if isinstance(v, float) else str(v) for v in grid.index], fontsize=8)
+    ax.set_xticks(
+        range(len(grid.columns)), [f"{v:g}" if isinstance(v, float) else str(v) for v in grid.columns], fontsize=8
+    )
+    ax.set_yticks(
+        range(len(grid.index)), [f"{v:g}" if isinstance(v, float) else str(v) for v in grid.index], fontsize=8
+    )
     finite = values[np.isfinite(values)]
     middle = (finite.min() + finite.max()) / 2 if finite.size else 0.0
     for (i, j), v in np.ndenumerate(values):

@@ -62,14 +62,14 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from omegaconf import DictConfig
 
-from diffcomp.config.errors import ConfigError
 from diffcomp.config import checks
+from diffcomp.config.errors import ConfigError
 
 MODELS = ("linear", "symmetric", "mlp")
 INITS = ("gaussian", "positive")
@@ -109,7 +109,9 @@ def second_moments(mu: Sequence[float], sigma, d: int) -> np.ndarray:
     return a
 
 
-def init_params(model: str, d: int, init_scale: float, init: str = "gaussian", seed: int = 0, hidden: int = 32) -> dict[str, np.ndarray]:
+def init_params(
+    model: str, d: int, init_scale: float, init: str = "gaussian", seed: int = 0, hidden: int = 32
+) -> dict[str, np.ndarray]:
     """Small random initial parameters: entries ``init_scale * N(0, 1)`` (or ``|N(0, 1)|`` for "positive")."""
     if init not in INITS:
         raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
@@ -165,8 +167,9 @@ def gradients(model: str, params: dict[str, np.ndarray], x: np.ndarray) -> dict[
     return {"W1": back.T @ x, "W2": residual.T @ hidden}
 
 
-def train(model: str, params: dict[str, np.ndarray], x: np.ndarray, cluster: np.ndarray, z: np.ndarray,
-          lr: float, steps: int) -> dict[str, np.ndarray]:
+def train(
+    model: str, params: dict[str, np.ndarray], x: np.ndarray, cluster: np.ndarray, z: np.ndarray, lr: float, steps: int
+) -> dict[str, np.ndarray]:
     """Full-batch GD with step ``lr``; records steps 0..steps (each before its update).
 
     Returns arrays ``step`` [T], ``train_loss`` [T], ``cluster_loss`` [T, s], ``ood_loss`` [T],
@@ -187,11 +190,19 @@ def train(model: str, params: dict[str, np.ndarray], x: np.ndarray, cluster: np.
         if step < steps:
             for key, grad in gradients(model, params, x).items():
                 params[key] = params[key] - lr * grad
-    return {"step": np.arange(steps + 1), "train_loss": train_loss, "cluster_loss": cluster_loss,
-            "ood_loss": ood_loss, "ood_output": ood_output, "jacobian": jac}
+    return {
+        "step": np.arange(steps + 1),
+        "train_loss": train_loss,
+        "cluster_loss": cluster_loss,
+        "ood_loss": ood_loss,
+        "ood_output": ood_output,
+        "jacobian": jac,
+    }
 
 
-def one_layer_closed_form(w0: np.ndarray, a: np.ndarray, times: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def one_layer_closed_form(
+    w0: np.ndarray, a: np.ndarray, times: np.ndarray, z: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Gradient-flow solution of the one-layer model: ``W(t)`` [T, d, d] and ``f(t) = W(t) z`` [T, d].
 
     ``W(t) = E + (W(0) - E) diag(e^{-a t})`` with ``E = diag(1[a > 0])``; columns with ``a = 0`` never move.
@@ -220,9 +231,15 @@ def swing_by(ood_loss: np.ndarray) -> dict[str, float]:
     rise[rise <= 1e-9 * loss[0]] = 0.0  # round-off wiggles at convergence are not a swing
     peak = int(rise.argmax())
     trough = int(loss[: peak + 1].argmin())
-    return {"trough_step": trough, "trough_value": float(loss[trough]), "peak_step": peak,
-            "peak_value": float(loss[peak]), "amplitude": float(rise[peak]),
-            "relative_amplitude": float(rise[peak] / loss[0]), "final_value": float(loss[-1])}
+    return {
+        "trough_step": trough,
+        "trough_value": float(loss[trough]),
+        "peak_step": peak,
+        "peak_value": float(loss[peak]),
+        "amplitude": float(rise[peak]),
+        "relative_amplitude": float(rise[peak] / loss[0]),
+        "final_value": float(loss[-1]),
+    }
 
 
 def has_swing_by(ood_loss: np.ndarray, tolerance: float = 0.01) -> bool:
@@ -264,14 +281,21 @@ def order_label(order: Sequence[int]) -> str:
     return ">".join(str(p + 1) for p in order)
 
 
-def seed_record(model: str, seed: int, h: dict, mu: Sequence[float], a: np.ndarray, fractions: Sequence[float],
-                tolerance: float) -> dict:
+def seed_record(
+    model: str, seed: int, h: dict, mu: Sequence[float], a: np.ndarray, fractions: Sequence[float], tolerance: float
+) -> dict:
     """One (model, seed) run reduced to what the seed summary needs (JSON-serialisable)."""
     s = len(mu)
     sb = swing_by(h["ood_loss"])
-    row = {"model": model, "seed": int(seed), "swing_by": has_swing_by(h["ood_loss"], tolerance), **sb,
-           "ood_loss_initial": float(h["ood_loss"][0]), "train_loss_final": float(h["train_loss"][-1]),
-           "cluster_loss_final": [float(v) for v in h["cluster_loss"][-1]]}
+    row = {
+        "model": model,
+        "seed": int(seed),
+        "swing_by": has_swing_by(h["ood_loss"], tolerance),
+        **sb,
+        "ood_loss_initial": float(h["ood_loss"][0]),
+        "train_loss_final": float(h["train_loss"][-1]),
+        "cluster_loss_final": [float(v) for v in h["cluster_loss"][-1]],
+    }
     for fraction in fractions:
         f = f"{float(fraction):g}"
         row[f"learn_steps_{f}"] = [float(v) for v in learning_steps(h["jacobian"], float(fraction), s)]
@@ -409,8 +433,11 @@ def plot_concept_trajectory(histories: dict[str, dict], mu: Sequence[float], pat
         ax.set_ylabel(f"concept {j + 1}")
         ax.set_aspect("equal", adjustable="datalim")
     axes[0][0].legend(fontsize=7)
-    fig.suptitle((title + ": " if title else "") + "OOD output f(x_b) over training "
-                 "(dot: start, ▼/✕: swing-by trough/peak, squares: training clusters)", fontsize=9)
+    fig.suptitle(
+        (title + ": " if title else "") + "OOD output f(x_b) over training "
+        "(dot: start, ▼/✕: swing-by trough/peak, squares: training clusters)",
+        fontsize=9,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -426,8 +453,13 @@ def plot_jacobians(histories: dict[str, dict], path: Path, title: str = "") -> N
         d = jac.shape[1]
         for i in range(d):
             for j in range(d):
-                ax.plot(h["step"] + 1, jac[:, i, j], linewidth=1.6 if i == j else 0.7,
-                        linestyle="-" if i == j else "--", label=f"w{i + 1}{j + 1}" if d <= 4 else None)
+                ax.plot(
+                    h["step"] + 1,
+                    jac[:, i, j],
+                    linewidth=1.6 if i == j else 0.7,
+                    linestyle="-" if i == j else "--",
+                    label=f"w{i + 1}{j + 1}" if d <= 4 else None,
+                )
         ax.set_title(f"{label}" + (f" ({title})" if title else ""))
         ax.set_xscale("log")
         ax.set_xlabel("GD step + 1")
@@ -452,7 +484,9 @@ def seed_list(task: DictConfig) -> list[int]:
         return [int(checks.number(task, "seed", lo=0, integer=True))]
     seeds = [int(s) for s in checks.numbers(task, "seeds", lo=0, integer=True)]
     if len(set(seeds)) != len(seeds):
-        raise ConfigError("task.seeds", list(seeds), "distinct non-negative integers (a repeated seed would count twice)")
+        raise ConfigError(
+            "task.seeds", list(seeds), "distinct non-negative integers (a repeated seed would count twice)"
+        )
     return seeds
 
 
@@ -516,7 +550,9 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
                 shown[model] = h
                 arrays.update({f"{model}_{key}": value for key, value in h.items()})
                 if model == "linear":
-                    arrays["linear_closed_form_ood_output"] = one_layer_closed_form(params["W"], a, lr * h["step"], z)[1]
+                    arrays["linear_closed_form_ood_output"] = one_layer_closed_form(params["W"], a, lr * h["step"], z)[
+                        1
+                    ]
                 arrays["x"] = x
         for model in models:
             arrays.setdefault(f"{model}_ood_loss_by_seed", []).append(curves[model][seed])
@@ -529,8 +565,10 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     for model in models:
         metrics.update(summaries[model])
     metrics.update({f"theory/a{p + 1}": float(a[p]) for p in range(s)})
-    order = {model: {f"{f:g}": dict(Counter(r[f"order_{f:g}"] for r in rows[model]).most_common()) for f in fractions}
-             for model in models}
+    order = {
+        model: {f"{f:g}": dict(Counter(r[f"order_{f:g}"] for r in rows[model]).most_common()) for f in fractions}
+        for model in models
+    }
 
     np.savez(out_dir / "identity_mapping.npz", **{k: np.asarray(v) for k, v in arrays.items()})
     title = f"seed {seeds[0]}, init {task.init}"
@@ -538,6 +576,9 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     plot_ood_loss(shown, out_dir / "ood_loss.png", title)
     plot_concept_trajectory(shown, mu, out_dir / "concept_trajectory.png", title)
     plot_jacobians(shown, out_dir / "jacobian_entries.png", title)
-    return {"metrics": metrics, "timings": timings, "per_seed": [r for model in models for r in rows[model]],
-            "learning_order": order}
-
+    return {
+        "metrics": metrics,
+        "timings": timings,
+        "per_seed": [r for model in models for r in rows[model]],
+        "learning_order": order,
+    }

@@ -19,7 +19,7 @@ down to ~1e-16 (the [0, 255] round trip loses anything smaller; irrelevant at th
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch

@@ -46,8 +46,8 @@ from __future__ import annotations
 import csv
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -55,9 +55,9 @@ from omegaconf import DictConfig
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 
+from diffcomp.config import checks
 from diffcomp.config.errors import ConfigError
 from diffcomp.data.labels import label_grid, nested_subsample
-from diffcomp.config import checks
 from diffcomp.theory.overlap import NORMALIZATIONS, ink_images, overlap_curve, overlap_matrix
 
 # thresholds the paper's figures use, named in the figure's panel titles
@@ -141,9 +141,7 @@ def nested_mass_ratios(edges: tuple[np.ndarray, np.ndarray], group: np.ndarray, 
     return ratios
 
 
-def mass_ratios(
-    overlaps: np.ndarray, fractions: Sequence[float], seeds: Sequence[int], threshold: float
-) -> np.ndarray:
+def mass_ratios(overlaps: np.ndarray, fractions: Sequence[float], seeds: Sequence[int], threshold: float) -> np.ndarray:
     """Largest-cluster mass ratio [len(fractions), len(seeds)]: edges where overlap > threshold.
 
     For each seed the kept points are the nested subsets of :func:`nested_subsample` (any order of
@@ -209,8 +207,12 @@ def crossing_label(fractions: Sequence[float], ratio: Sequence[float], level: fl
 
 
 def crossing_table(
-    fractions: Sequence[float], ratios: np.ndarray, sigmas: Sequence[float], thresholds: Sequence[float],
-    level: float = 0.5, unit_overlaps: Sequence[float] | None = None,
+    fractions: Sequence[float],
+    ratios: np.ndarray,
+    sigmas: Sequence[float],
+    thresholds: Sequence[float],
+    level: float = 0.5,
+    unit_overlaps: Sequence[float] | None = None,
 ) -> str:
     """Markdown table of :func:`crossing_label` (rows sigma, columns threshold) of the seed-mean ratio.
 
@@ -228,7 +230,9 @@ def crossing_table(
     return "\n".join(lines) + "\n"
 
 
-def plot_overlap_curves(increments, curves: dict, thresholds: Sequence[float], path: Path, normalization: str = "self") -> None:
+def plot_overlap_curves(
+    increments, curves: dict, thresholds: Sequence[float], path: Path, normalization: str = "self"
+) -> None:
     """Fig. 6b: overlap against increment, one line per sigma, thresholds dashed and labelled (log scale)."""
     import matplotlib.pyplot as plt
 
@@ -238,8 +242,16 @@ def plot_overlap_curves(increments, curves: dict, thresholds: Sequence[float], p
         ax.plot(increments, np.maximum(values, floor), label=f"σ = {sigma:g}")
     for threshold in thresholds:
         ax.axhline(threshold, color="gray", linestyle="--", linewidth=0.8)
-        ax.annotate(f"{threshold:g}", (1.0, threshold), xycoords=("axes fraction", "data"), xytext=(2, 0),
-                    textcoords="offset points", va="center", fontsize=7, color="gray")
+        ax.annotate(
+            f"{threshold:g}",
+            (1.0, threshold),
+            xycoords=("axes fraction", "data"),
+            xytext=(2, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=7,
+            color="gray",
+        )
     ax.axhline(1.0, color="black", linewidth=0.5)
     ax.set_yscale("log")
     ax.set_ylim(floor, None)
@@ -260,14 +272,22 @@ def plot_mass_ratios(fractions, ratios: np.ndarray, sigmas, thresholds, path: Pa
     n = len(thresholds)
     cols = min(3, n)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(max(3.6 * cols, 6.5), 3.1 * rows + (0 if n < rows * cols else 0.5)),
-                             squeeze=False, sharex=True, sharey=True)
+    fig, axes = plt.subplots(
+        rows,
+        cols,
+        figsize=(max(3.6 * cols, 6.5), 3.1 * rows + (0 if n < rows * cols else 0.5)),
+        squeeze=False,
+        sharex=True,
+        sharey=True,
+    )
     colours = plt.get_cmap("viridis")(np.linspace(0.0, 0.9, len(sigmas)))
     for t, threshold in enumerate(thresholds):
         ax = axes.flat[t]
         for s, sigma in enumerate(sigmas):
             mean, std = ratios[t, s].mean(axis=1), ratios[t, s].std(axis=1)
-            ax.plot(fractions, mean, marker="o", markersize=2.5, linewidth=1.2, color=colours[s], label=f"σ = {sigma:g}")
+            ax.plot(
+                fractions, mean, marker="o", markersize=2.5, linewidth=1.2, color=colours[s], label=f"σ = {sigma:g}"
+            )
             ax.fill_between(fractions, mean - std, mean + std, color=colours[s], alpha=0.18, linewidth=0)
             crossing = half_crossing(fractions, mean, level)
             if not math.isnan(crossing) and not np.all(mean >= level):
@@ -307,7 +327,9 @@ def validate(cfg: DictConfig) -> DictConfig:
     step = checks.number(task, "grid_step", lo=0, hi=size, lo_open=True)
     points = len(label_grid(size, step, step))
     if min(fractions) * points < 1:
-        raise ConfigError("task.lambdas", list(fractions), f"fractions in [1/{points}, 1] (the grid has {points} points)")
+        raise ConfigError(
+            "task.lambdas", list(fractions), f"fractions in [1/{points}, 1] (the grid has {points} points)"
+        )
     checks.number(task, "increment_max", lo=0, hi=size)
     checks.number(task, "increment_step", lo=0, lo_open=True)
     if task.get("reference") is not None:
@@ -356,20 +378,34 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
             crossings[t, s] = half_crossing(fractions, mean, level)
             metrics[f"lambda_half/{_key(sigma, threshold)}"] = crossings[t, s]
             metrics[f"mass_ratio_at_max_lambda/{_key(sigma, threshold)}"] = float(mean[-1])
-            rows.append({"sigma": sigma, "threshold": threshold, "lambda_half": crossings[t, s],
-                         "label": crossing_label(fractions, mean, level),
-                         "mass_ratio_at_min_lambda": float(mean[0]), "mass_ratio_at_max_lambda": float(mean[-1])})
+            rows.append(
+                {
+                    "sigma": sigma,
+                    "threshold": threshold,
+                    "lambda_half": crossings[t, s],
+                    "label": crossing_label(fractions, mean, level),
+                    "mass_ratio_at_min_lambda": float(mean[0]),
+                    "mass_ratio_at_max_lambda": float(mean[-1]),
+                }
+            )
     for sigma, value in zip(sigmas, unit):
         metrics[f"overlap_unit_neighbour/{_key(sigma)}"] = value
 
     np.savez(
         out_dir / "percolation.npz",
-        sigmas=sigmas, lambdas=fractions, seeds=seeds, thresholds=thresholds,
-        mass_ratio=ratios, lambda_half=crossings,
-        increments=increments, overlap=np.stack([curves[s] for s in sigmas]),
+        sigmas=sigmas,
+        lambdas=fractions,
+        seeds=seeds,
+        thresholds=thresholds,
+        mass_ratio=ratios,
+        lambda_half=crossings,
+        increments=increments,
+        overlap=np.stack([curves[s] for s in sigmas]),
     )
-    title = (f"λ½: the λ beyond which the mean (over {len(seeds)} seeds) largest-cluster mass ratio stays ≥ {level:g}; "
-             f"λ from {fractions[0]:g} to {fractions[-1]:g}, {size}×{size} grid, '{normalization}' overlap.\n\n")
+    title = (
+        f"λ½: the λ beyond which the mean (over {len(seeds)} seeds) largest-cluster mass ratio stays ≥ {level:g}; "
+        f"λ from {fractions[0]:g} to {fractions[-1]:g}, {size}×{size} grid, '{normalization}' overlap.\n\n"
+    )
     (out_dir / "lambda_half.md").write_text(title + crossing_table(fractions, ratios, sigmas, thresholds, level, unit))
     with open(out_dir / "lambda_half.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))

@@ -25,10 +25,21 @@ NAME = "compose_not_interpolate"
 
 # data.name -> legend label, in the paper's order (Fig. 4: 2D, 1D, 2D+1D).
 MODELS = {"sos": "2D (SOS)", "stripes": "1D (stripes)", "sos_stripes": "2D+1D"}
-SECTIONS = [("id", "in-distribution"), ("vertical", "vertical: mu_x in cut"), ("horizontal", "horizontal: mu_y in cut"), ("intersection", "intersection")]
+SECTIONS = [
+    ("id", "in-distribution"),
+    ("vertical", "vertical: mu_x in cut"),
+    ("horizontal", "horizontal: mu_y in cut"),
+    ("intersection", "intersection"),
+]
 AXES = [("acc_x", "x", "#4C72B0"), ("acc_y", "y", "#DD8452"), ("acc", "joint", "#55A868")]
 SHORT = {"vertical": "vert", "horizontal": "horiz", "intersection": "inter"}
-SECTION_COLOURS = {"id": "#777777", "vertical": "#4C72B0", "horizontal": "#DD8452", "intersection": "#C44E52", "ood": "#C44E52"}
+SECTION_COLOURS = {
+    "id": "#777777",
+    "vertical": "#4C72B0",
+    "horizontal": "#DD8452",
+    "intersection": "#C44E52",
+    "ood": "#C44E52",
+}
 
 # Sec. 3.2's predictions, in this repository's section names: ``vertical`` is mu_x inside the cut
 # (mu_y a trained value), ``horizontal`` the reverse. A model that composes but cannot interpolate
@@ -60,8 +71,11 @@ def scale_of(sweep_dir: Path) -> str:
     try:
         from omegaconf import OmegaConf
 
-        return str(OmegaConf.select(OmegaConf.load(Path(sweep_dir) / "multirun.yaml"), "hydra.runtime.choices.scale") or "unknown")
-    except Exception:  # noqa: BLE001 - a missing or odd multirun.yaml must not stop the figure
+        return str(
+            OmegaConf.select(OmegaConf.load(Path(sweep_dir) / "multirun.yaml"), "hydra.runtime.choices.scale")
+            or "unknown"
+        )
+    except Exception:
         return "unknown"
 
 
@@ -71,13 +85,15 @@ def runs_by_model(sweep_dir: Path) -> dict[str, list[dict]]:
     for run_dir, record in load_records(sweep_dir):
         config = record.get("config") or {}
         name = str((config.get("data") or {}).get("name") or "?")
-        groups.setdefault(name, []).append({
-            "dir": Path(run_dir),
-            "seed": record.get("seed", config.get("seed")),
-            "metrics": record.get("metrics") or {},
-            "config": config,
-            "dataset": record.get("dataset") or {},
-        })
+        groups.setdefault(name, []).append(
+            {
+                "dir": Path(run_dir),
+                "seed": record.get("seed", config.get("seed")),
+                "metrics": record.get("metrics") or {},
+                "config": config,
+                "dataset": record.get("dataset") or {},
+            }
+        )
     for runs in groups.values():
         runs.sort(key=lambda r: (r["seed"] is None, r["seed"] if isinstance(r["seed"], (int, float)) else 0))
     return groups
@@ -117,7 +133,7 @@ def section_sizes(config: dict) -> dict[str, int]:
         out = {"all": len(labels)}
         out.update({k: int(v.sum()) for k, v in evaluation_sections(spec, labels).items()})
         return out
-    except Exception:  # noqa: BLE001 - counts are a courtesy; the bars do not need them
+    except Exception:
         return {}
 
 
@@ -150,7 +166,7 @@ def tile_labels(config: dict, count: int) -> tuple[np.ndarray, dict[str, np.ndar
         pick = torch.linspace(0, len(labels) - 1, min(count, len(labels))).round().long()
         sections = evaluation_sections(spec, labels)
         return labels[pick].numpy(), {k: v[pick].numpy().astype(bool) for k, v in sections.items()}
-    except Exception:  # noqa: BLE001 - without targets we still show tiles
+    except Exception:
         return None
 
 
@@ -171,7 +187,9 @@ def read_tiles(path: Path, size: int, count: int, columns: int = 8) -> list[np.n
     return tiles
 
 
-def choose_tiles(n_tiles: int, sections: dict[str, np.ndarray] | None, want: list[str], wanted: int) -> list[tuple[int, str]]:
+def choose_tiles(
+    n_tiles: int, sections: dict[str, np.ndarray] | None, want: list[str], wanted: int
+) -> list[tuple[int, str]]:
     """``wanted`` tile indices shared out over the sections in ``want`` (as evenly as their sizes
     allow, each section's picks spread over it), tagged with their section and grouped by section;
     evenly spaced untagged tiles when the sections are unknown."""
@@ -191,11 +209,16 @@ def choose_tiles(n_tiles: int, sections: dict[str, np.ndarray] | None, want: lis
     chosen = []
     for s, pool in pools.items():
         if quota[s]:
-            chosen += [(pool[k], s) for k in dict.fromkeys(np.linspace(0, len(pool) - 1, quota[s]).round().astype(int).tolist())]
+            chosen += [
+                (pool[k], s)
+                for k in dict.fromkeys(np.linspace(0, len(pool) - 1, quota[s]).round().astype(int).tolist())
+            ]
     return chosen
 
 
-def draw_sample_rows(subfig, groups: dict, models: list[str], labels: dict, want: list[str], per_model: int = 8) -> None:
+def draw_sample_rows(
+    subfig, groups: dict, models: list[str], labels: dict, want: list[str], per_model: int = 8
+) -> None:
     """One row of final samples per model (its first seed with samples), tiles grouped by section: each tile
     framed in its section's colour, red ticks outside it marking the target mu_x (top) and mu_y
     (left). Each row is one montage image, so the tiles stay large whatever the figure's width."""
@@ -217,7 +240,15 @@ def draw_sample_rows(subfig, groups: dict, models: list[str], labels: dict, want
         try:
             tiles = read_tiles(path, size, count) if size else []
         except (OSError, ValueError, SyntaxError) as error:  # a truncated or odd PNG: say so, draw the rest
-            ax.text(0.5, 0.5, f"{path.name}: unreadable ({type(error).__name__})", ha="center", va="center", fontsize=7, transform=ax.transAxes)
+            ax.text(
+                0.5,
+                0.5,
+                f"{path.name}: unreadable ({type(error).__name__})",
+                ha="center",
+                va="center",
+                fontsize=7,
+                transform=ax.transAxes,
+            )
             tiles = []
         info = tile_labels(run["config"], count)
         targets, sections = info if info else (None, None)
@@ -237,16 +268,32 @@ def draw_sample_rows(subfig, groups: dict, models: list[str], labels: dict, want
                 tick = gap * 0.6
                 ax.plot([x0 + mx - 0.5] * 2, [y0 - tick, y0 - 0.4], color="red", lw=1.8, solid_capstyle="butt")
                 ax.plot([x0 - tick, x0 - 0.4], [y0 + my - 0.5] * 2, color="red", lw=1.8, solid_capstyle="butt")
-                ax.text(x0 + size / 2, y0 + size + gap * 0.35, f"{SHORT.get(section, section)} ({mx:g},{my:g})", fontsize=6.5, color=colour, ha="center", va="top")
+                ax.text(
+                    x0 + size / 2,
+                    y0 + size + gap * 0.35,
+                    f"{SHORT.get(section, section)} ({mx:g},{my:g})",
+                    fontsize=6.5,
+                    color=colour,
+                    ha="center",
+                    va="top",
+                )
         step = path.stem.split("_")[-1].lstrip("0") or "0"
-        ax.set_ylabel(f"{labels.get(model, model)}\nseed {run['seed']}, step {step}", fontsize=7.5, rotation=0, ha="right", va="center")
+        ax.set_ylabel(
+            f"{labels.get(model, model)}\nseed {run['seed']}, step {step}",
+            fontsize=7.5,
+            rotation=0,
+            ha="right",
+            va="center",
+        )
 
 
 # ---------------------------------------------------------------------------------------------
 # bars
 
 
-def draw_bar_panels(subfig, groups: dict, models: list[str], labels: dict, sections: list[tuple[str, str]], sizes: dict) -> None:
+def draw_bar_panels(
+    subfig, groups: dict, models: list[str], labels: dict, sections: list[tuple[str, str]], sizes: dict
+) -> None:
     """Per section: per model, x / y / joint accuracy (mean over seeds; whiskers min-max; dots seeds)."""
     axes = subfig.subplots(1, len(sections), sharey=True, squeeze=False)[0]
     width = 0.26
@@ -261,7 +308,14 @@ def draw_bar_panels(subfig, groups: dict, models: list[str], labels: dict, secti
                     continue
                 ax.bar(x, vals.mean(), width * 0.92, color=colour, label=axis_name if m == 0 else None)
                 if vals.size > 1:
-                    ax.errorbar(x, vals.mean(), yerr=[[vals.mean() - vals.min()], [vals.max() - vals.mean()]], color="black", lw=0.9, capsize=2)
+                    ax.errorbar(
+                        x,
+                        vals.mean(),
+                        yerr=[[vals.mean() - vals.min()], [vals.max() - vals.mean()]],
+                        color="black",
+                        lw=0.9,
+                        capsize=2,
+                    )
                     ax.plot(np.full(vals.size, x), vals, ".", color="black", ms=2.5)
         n = sizes.get(section)
         ax.set_title(title + (f"\n{n} label{'' if n == 1 else 's'}" if n is not None else ""), fontsize=9)
@@ -272,10 +326,20 @@ def draw_bar_panels(subfig, groups: dict, models: list[str], labels: dict, secti
     axes[0].set_ylabel("accuracy")
     axes[0].set_ylim(0, 1.2)
     axes[0].set_yticks(np.linspace(0, 1, 6))
-    axes[0].legend(frameon=False, fontsize=7.5, loc="upper left", ncols=3, handlelength=1.0, columnspacing=0.8, borderaxespad=0.2)
+    axes[0].legend(
+        frameon=False, fontsize=7.5, loc="upper left", ncols=3, handlelength=1.0, columnspacing=0.8, borderaxespad=0.2
+    )
 
 
-def section_figure(sweep_dir: Path, out_path: Path, labels: dict, sections: list[tuple[str, str]], want: list[str], title: str, per_model: int = 8) -> tuple[Path | None, dict, list[str]]:
+def section_figure(
+    sweep_dir: Path,
+    out_path: Path,
+    labels: dict,
+    sections: list[tuple[str, str]],
+    want: list[str],
+    title: str,
+    per_model: int = 8,
+) -> tuple[Path | None, dict, list[str]]:
     """The bars of ``sections`` per model over one row of samples per model; returns the PNG path
     (None without records), the runs by model and the model order."""
     groups = runs_by_model(sweep_dir)
@@ -294,19 +358,31 @@ def section_figure(sweep_dir: Path, out_path: Path, labels: dict, sections: list
     draw_bar_panels(top, groups, models, labels, sections, sizes)
     if bottom is not None:
         draw_sample_rows(bottom, groups, models, labels, want, per_model)
-        bottom.suptitle("final samples (first seed); red ticks: target mu_x (top), mu_y (left); frame colour: section", fontsize=8)
-    fig.suptitle(f"{title}\nscale={scale_of(sweep_dir)}, {seeds} seed(s) per model; bars: mean over seeds, whiskers: min-max, dots: seeds", fontsize=9.5)
+        bottom.suptitle(
+            "final samples (first seed); red ticks: target mu_x (top), mu_y (left); frame colour: section", fontsize=8
+        )
+    fig.suptitle(
+        f"{title}\nscale={scale_of(sweep_dir)}, {seeds} seed(s) per model; bars: mean over seeds, whiskers: min-max, dots: seeds",
+        fontsize=9.5,
+    )
     out_path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_path, dpi=DPI)
     return out_path, groups, models
 
 
-def markdown_table(groups: dict, models: list[str], labels: dict, sections: list[tuple[str, str]], sizes: dict, paper: dict | None = None) -> list[str]:
+def markdown_table(
+    groups: dict,
+    models: list[str],
+    labels: dict,
+    sections: list[tuple[str, str]],
+    sizes: dict,
+    paper: dict | None = None,
+) -> list[str]:
     """One row per model and section: labels, x / y / joint accuracy (mean (min-max, n) over seeds)."""
     head = "| model | section | labels | acc x | acc y | acc (joint) |" + (" paper (Sec. 3.2) |" if paper else "")
     lines = [head, "|" + "---|" * (6 + bool(paper))]
     for model in models:
-        for section, title in sections:
+        for section, _title in sections:
             prefix = "eval/" if section == "all" else f"eval/{section}/"
             cells = [stat(values(groups[model], prefix + key)) for key, _, _ in AXES]
             row = f"| {labels.get(model, model)} | {section} | {sizes.get(section, '-')} | " + " | ".join(cells) + " |"
@@ -321,8 +397,12 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     sweep_dir, out_dir = Path(sweep_dir), Path(out_dir)
     sections = [("all", "all labels")] + SECTIONS
     png, groups, models = section_figure(
-        sweep_dir, out_dir / f"{NAME}.png", MODELS, sections,
-        want=["id", "vertical", "horizontal", "intersection"], title="Compose, not interpolate (Fig. 4c-f): cross held out",
+        sweep_dir,
+        out_dir / f"{NAME}.png",
+        MODELS,
+        sections,
+        want=["id", "vertical", "horizontal", "intersection"],
+        title="Compose, not interpolate (Fig. 4c-f): cross held out",
     )
     if png is None:
         return []
@@ -343,7 +423,11 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
         runs = groups[model]
         images = sorted({r["dataset"].get("images") for r in runs if r["dataset"].get("images") is not None})
         cells = [stat(values(runs, f"eval/frac_{k}")) for k in ("no_feature", "one_feature", "several_features")]
-        lines.append(f"| {MODELS.get(model, model)} | {len(runs)} | " + " | ".join(cells) + f" | {', '.join(map(str, images)) or '-'} |")
+        lines.append(
+            f"| {MODELS.get(model, model)} | {len(runs)} | "
+            + " | ".join(cells)
+            + f" | {', '.join(map(str, images)) or '-'} |"
+        )
     md = out_dir / f"{NAME}.md"
     md.write_text("\n".join(lines) + "\n")
     return [png, md]

@@ -116,7 +116,13 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
             part = table[(table["stripes"] == arm) & (table["N"] == n)]
             if part.empty:
                 continue
-            curve = part.groupby("f2d").agg(images=("images", "mean"), acc=("eval/acc", "mean"), lo=("eval/acc", "min"), hi=("eval/acc", "max"), seeds=("eval/acc", "size"))
+            curve = part.groupby("f2d").agg(
+                images=("images", "mean"),
+                acc=("eval/acc", "mean"),
+                lo=("eval/acc", "min"),
+                hi=("eval/acc", "max"),
+                seeds=("eval/acc", "size"),
+            )
             curve = curve.sort_values("images")
             result = size_for(curve["images"], curve["acc"])
             per_seed = []
@@ -129,9 +135,13 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     left, right = fig.subplots(1, 2, width_ratios=[1, 1.15])
     slopes, firsts = {}, {}
     for arm in arms:
-        colour = COLOURS.get(arm, None)
+        colour = COLOURS.get(arm)
         name = few.arm_name(arm)
-        measured = [(n, results[(arm, n)]) for n in ns if (arm, n) in results and results[(arm, n)]["result"]["kind"] == "interpolated"]
+        measured = [
+            (n, results[(arm, n)])
+            for n in ns
+            if (arm, n) in results and results[(arm, n)]["result"]["kind"] == "interpolated"
+        ]
         xs = [n for n, _ in measured]
         ys = [r["result"]["value"] for _, r in measured]
         slope = loglog_slope(xs, ys) if len(xs) >= 2 else None
@@ -147,7 +157,17 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
             r = results.get((arm, n))
             if r and r["result"]["kind"] in ("lower", "upper"):
                 marker = "^" if r["result"]["kind"] == "lower" else "v"
-                left.plot([n], [r["result"]["value"]], marker=marker, ms=8, mfc="none", mec=colour, mew=1.5, ls="none", zorder=3)
+                left.plot(
+                    [n],
+                    [r["result"]["value"]],
+                    marker=marker,
+                    ms=8,
+                    mfc="none",
+                    mec=colour,
+                    mew=1.5,
+                    ls="none",
+                    zorder=3,
+                )
         if measured:
             firsts[arm] = (xs[0], ys[0])
     # References: the quadratic through the first interpolated point of the 2D-only arm, the linear
@@ -168,12 +188,22 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     for kind, power, colour in (("linear", 1, "#999999"), ("quadratic", 2, "black")):
         if references[kind] is not None:
             n0, s0 = references[kind]
-            left.plot(grid, s0 * (grid / n0) ** power, ls="--", color=colour, lw=1, zorder=1,
-                      label=f"{kind} reference (~N{'²' if power == 2 else ''}) through N={n0}" + (" (a bound)" if on_bound else ""))
+            left.plot(
+                grid,
+                s0 * (grid / n0) ** power,
+                ls="--",
+                color=colour,
+                lw=1,
+                zorder=1,
+                label=f"{kind} reference (~N{'²' if power == 2 else ''}) through N={n0}"
+                + (" (a bound)" if on_bound else ""),
+            )
     if any(r["result"]["kind"] == "lower" for r in results.values()):
         left.plot([], [], marker="^", mfc="none", mec="#555555", ls="none", label="not reached: lower bound")
     if any(r["result"]["kind"] == "upper" for r in results.values()):
-        left.plot([], [], marker="v", mfc="none", mec="#555555", ls="none", label="reached at smallest size: upper bound")
+        left.plot(
+            [], [], marker="v", mfc="none", mec="#555555", ls="none", label="reached at smallest size: upper bound"
+        )
     left.set_xscale("log")
     left.set_yscale("log")
     left.set_xticks(ns, [str(n) for n in ns])
@@ -195,8 +225,17 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
             shade = 0.55 + 0.45 * (k + 1) / len(ns)  # larger N darker
             colour = tuple(np.clip(base * shade + (1 - shade) * 1.0, 0, 1)) if len(ns) > 1 else tuple(base)
             curve = r["curve"]
-            right.errorbar(curve["images"], curve["acc"], yerr=[curve["acc"] - curve["lo"], curve["hi"] - curve["acc"]],
-                           color=colour, marker=N_MARKERS[k % len(N_MARKERS)], ms=5, lw=1.3, capsize=2, label=f"N={n}, {few.arm_name(arm)}")
+            right.errorbar(
+                curve["images"],
+                curve["acc"],
+                yerr=[curve["acc"] - curve["lo"], curve["hi"] - curve["acc"]],
+                color=colour,
+                marker=N_MARKERS[k % len(N_MARKERS)],
+                ms=5,
+                lw=1.3,
+                capsize=2,
+                label=f"N={n}, {few.arm_name(arm)}",
+            )
             if r["result"]["kind"] == "interpolated":
                 right.plot([r["result"]["value"]], [TARGET], marker="x", color=colour, ms=9, mew=2)
     right.axhline(TARGET, color="#d62728", ls="--", lw=0.9)
@@ -210,7 +249,10 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     right.legend(frameon=False, fontsize=7, loc="best")
     n_seeds = table.groupby(["N", "stripes", "f2d"]).size()
     seeds = f"{n_seeds.min()}" if n_seeds.min() == n_seeds.max() else f"{n_seeds.min()}-{n_seeds.max()}"
-    fig.suptitle(f"Data efficiency (Fig. 5c): scale={scale}, {seeds} seed(s) per point; paper: ~N² without stripes, ~N with them", fontsize=9.5)
+    fig.suptitle(
+        f"Data efficiency (Fig. 5c): scale={scale}, {seeds} seed(s) per point; paper: ~N² without stripes, ~N with them",
+        fontsize=9.5,
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     png = out_dir / f"{NAME}.png"
     fig.savefig(png, dpi=DPI)
@@ -233,19 +275,39 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
             held = table[(table["stripes"] == arm) & (table["N"] == n)]["held_out"].dropna()
             shares = ", ".join(f"{100 * s:g}%" for s in curve.index)
             sizes = ", ".join(_fmt(v) for v in curve["images"])
-            accs = ", ".join(f"{a:.2f}" + (f" ({lo:.2f}-{hi:.2f})" if s > 1 else "") for a, lo, hi, s in zip(curve["acc"], curve["lo"], curve["hi"], curve["seeds"]))
+            accs = ", ".join(
+                f"{a:.2f}" + (f" ({lo:.2f}-{hi:.2f})" if s > 1 else "")
+                for a, lo, hi, s in zip(curve["acc"], curve["lo"], curve["hi"], curve["seeds"])
+            )
             cell = _describe(r["result"])
             if r["per_seed"]:
                 cell += "; per seed: " + ", ".join(_describe(s).split(" (")[0] for s in r["per_seed"])
-            lines.append(f"| {few.arm_name(arm)} | {n} | {held.iloc[0]:.0%} | {shares} | {sizes} | {accs} | {cell} |" if len(held) else
-                         f"| {few.arm_name(arm)} | {n} | - | {shares} | {sizes} | {accs} | {cell} |")
-    lines += ["", "Log-log slope of the size for 60 % against N (interpolated points only; the paper: ~2 for 2D only, ~1 with stripes):", ""]
+            lines.append(
+                f"| {few.arm_name(arm)} | {n} | {held.iloc[0]:.0%} | {shares} | {sizes} | {accs} | {cell} |"
+                if len(held)
+                else f"| {few.arm_name(arm)} | {n} | - | {shares} | {sizes} | {accs} | {cell} |"
+            )
+    lines += [
+        "",
+        "Log-log slope of the size for 60 % against N (interpolated points only; the paper: ~2 for 2D only, ~1 with stripes):",
+        "",
+    ]
     for arm in arms:
         slope, count = slopes.get(arm, (None, 0))
-        lines.append(f"* {few.arm_name(arm)}: " + (f"{slope:.2f} from {count} N values" if slope is not None else f"no fit ({count} interpolated N value(s); needs 2)"))
+        lines.append(
+            f"* {few.arm_name(arm)}: "
+            + (
+                f"{slope:.2f} from {count} N values"
+                if slope is not None
+                else f"no fit ({count} interpolated N value(s); needs 2)"
+            )
+        )
     for kind, point in references.items():
         if point is not None:
-            lines.append(f"* {kind} reference line through N={point[0]}, {_fmt(point[1])} images" + (" (a bound: nothing was interpolated)" if on_bound else ""))
+            lines.append(
+                f"* {kind} reference line through N={point[0]}, {_fmt(point[1])} images"
+                + (" (a bound: nothing was interpolated)" if on_bound else "")
+            )
     md = out_dir / f"{NAME}.md"
     md.write_text("\n".join(lines) + "\n")
     return [png, md]

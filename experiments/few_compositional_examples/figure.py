@@ -22,7 +22,11 @@ from diffcomp.sweeps.aggregate import load_records
 DPI = 110
 NAME = "few_compositional_examples"
 THRESHOLDS = (0.0, 0.6, 1.0)
-CURVES = [("eval/acc", "overall", "black", "o"), ("eval/id/acc", "ID", "#4C72B0", "s"), ("eval/ood/acc", "OOD (centre square)", "#DD8452", "^")]
+CURVES = [
+    ("eval/acc", "overall", "black", "o"),
+    ("eval/id/acc", "ID", "#4C72B0", "s"),
+    ("eval/ood/acc", "OOD (centre square)", "#DD8452", "^"),
+]
 
 
 def scale_of(sweep_dir: Path) -> str:
@@ -30,8 +34,11 @@ def scale_of(sweep_dir: Path) -> str:
     try:
         from omegaconf import OmegaConf
 
-        return str(OmegaConf.select(OmegaConf.load(Path(sweep_dir) / "multirun.yaml"), "hydra.runtime.choices.scale") or "unknown")
-    except Exception:  # noqa: BLE001 - a missing or odd multirun.yaml must not stop the figure
+        return str(
+            OmegaConf.select(OmegaConf.load(Path(sweep_dir) / "multirun.yaml"), "hydra.runtime.choices.scale")
+            or "unknown"
+        )
+    except Exception:
         return "unknown"
 
 
@@ -120,7 +127,17 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
             mean = np.array([grouped[i].mean() for i in keep])
             lo = np.array([grouped[i].min() for i in keep])
             hi = np.array([grouped[i].max() for i in keep])
-            ax.errorbar(x[keep], mean, yerr=[mean - lo, hi - mean], color=colour, marker=marker, ms=5, lw=1.4, capsize=2, label=label)
+            ax.errorbar(
+                x[keep],
+                mean,
+                yerr=[mean - lo, hi - mean],
+                color=colour,
+                marker=marker,
+                ms=5,
+                lw=1.4,
+                capsize=2,
+                label=label,
+            )
         ax.set_xscale("log")
         ax.set_xticks(x, [f"{v:g}" for v in x])
         ax.minorticks_off()
@@ -169,13 +186,18 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
             n2d = ", ".join(str(int(v)) for v in sorted(rows["n2d"].dropna().unique()))
             images = ", ".join(str(int(v)) for v in sorted(rows["images"].dropna().unique()))
             cells = [stat(rows[k]) if k in rows else "-" for k, *_ in CURVES]
-            lines.append(f"| {arm_name(arm)} | {_pct(share)} | {n2d or '-'} | {images or '-'} | " + " | ".join(cells) + " |")
+            lines.append(
+                f"| {arm_name(arm)} | {_pct(share)} | {n2d or '-'} | {images or '-'} | " + " | ".join(cells) + " |"
+            )
     lines += ["", "Smallest 2D share whose mean overall accuracy reaches 60 %:", ""]
     for arm in arms:
         part = table[table["stripes"] == arm]
         means = part.groupby("f2d")["eval/acc"].mean() if "eval/acc" in part else None
         reached = [s for s, v in (means.items() if means is not None else []) if v >= 0.6]
-        lines.append(f"* {arm_name(arm)}: " + (_pct(min(reached)) if reached else f"not reached (largest tried {_pct(part['f2d'].max())})"))
+        lines.append(
+            f"* {arm_name(arm)}: "
+            + (_pct(min(reached)) if reached else f"not reached (largest tried {_pct(part['f2d'].max())})")
+        )
     md = out_dir / f"{NAME}.md"
     md.write_text("\n".join(lines) + "\n")
     return [png, md]

@@ -35,7 +35,7 @@ def scale_of(sweep_dir: Path) -> str:
         return str(
             OmegaConf.select(OmegaConf.load(Path(sweep_dir) / "multirun.yaml"), "hydra.runtime.choices.scale") or "?"
         )
-    except Exception:  # noqa: BLE001 - a missing or broken file only loses the label
+    except Exception:
         return "?"
 
 
@@ -244,7 +244,9 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     if not records:
         return []
     # one job per sweep; should there be several, the most complete record (per-seed rows and arrays)
-    job_dir, record = max(records, key=lambda item: (bool(item[1].get("per_seed")), (item[0] / "identity_mapping.npz").exists()))
+    job_dir, record = max(
+        records, key=lambda item: (bool(item[1].get("per_seed")), (item[0] / "identity_mapping.npz").exists())
+    )
     arrays = _arrays(job_dir)
     models = _models(record)
     task = (record.get("config") or {}).get("task") or {}

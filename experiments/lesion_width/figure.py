@@ -41,7 +41,7 @@ def scale_of(sweep_dir: Path) -> str:
         return str(
             OmegaConf.select(OmegaConf.load(Path(sweep_dir) / "multirun.yaml"), "hydra.runtime.choices.scale") or "?"
         )
-    except Exception:  # noqa: BLE001 - a missing or broken file only loses the label
+    except Exception:
         return "?"
 
 
@@ -100,7 +100,7 @@ def _evaluation_in_region(config: dict) -> np.ndarray | None:
         dy = float(data.get("increment_y") or data["increment"])
         holdout = make_holdout(dict(data["holdout"]), size, axis_values(dx, size, dx), axis_values(dy, size, dy))
         return None if holdout is None else holdout.contains(integer_grid(size)).numpy()
-    except Exception:  # noqa: BLE001 - only the outlines are lost
+    except Exception:
         return None
 
 

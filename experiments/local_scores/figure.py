@@ -37,7 +37,7 @@ def scale_of(sweep_dir: Path) -> str:
         return str(
             OmegaConf.select(OmegaConf.load(Path(sweep_dir) / "multirun.yaml"), "hydra.runtime.choices.scale") or "?"
         )
-    except Exception:  # noqa: BLE001 - a missing or broken file only loses the label
+    except Exception:
         return "?"
 
 

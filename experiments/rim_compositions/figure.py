@@ -31,8 +31,12 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     sweep_dir, out_dir = Path(sweep_dir), Path(out_dir)
     base = _compose()
     png, groups, models = base.section_figure(
-        sweep_dir, out_dir / f"{NAME}.png", MODELS, SECTIONS,
-        want=["id", "vertical", "horizontal", "intersection"], title="Stripes with / without the 2D rim (Fig. 10)",
+        sweep_dir,
+        out_dir / f"{NAME}.png",
+        MODELS,
+        SECTIONS,
+        want=["id", "vertical", "horizontal", "intersection"],
+        title="Stripes with / without the 2D rim (Fig. 10)",
     )
     if png is None:
         return []
@@ -52,7 +56,9 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
         runs = groups[model]
         ds = runs[0]["dataset"]
         images = f"{ds.get('images', '-')} ({ds.get('1d', 0)} / {ds.get('rim', 0)} / {ds.get('0d', 0)})"
-        cells = [base.stat(base.values(runs, f"eval/frac_{k}")) for k in ("no_feature", "one_feature", "several_features")]
+        cells = [
+            base.stat(base.values(runs, f"eval/frac_{k}")) for k in ("no_feature", "one_feature", "several_features")
+        ]
         lines.append(f"| {MODELS.get(model, model)} | {len(runs)} | {images} | " + " | ".join(cells) + " |")
     md = out_dir / f"{NAME}.md"
     md.write_text("\n".join(lines) + "\n")

@@ -14,9 +14,10 @@ as there, plus what long sweeps need; the planning is :mod:`diffcomp.sweeps.plan
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
@@ -32,11 +33,11 @@ CONFIG_ERROR_EXIT = 2
 @dataclass
 class DiffcompSweeperConf:
     _target_: str = "hydra_plugins.diffcomp_sweeper.diffcomp_sweeper.DiffcompSweeper"
-    max_batch_size: Optional[int] = None
+    max_batch_size: int | None = None
     # Sweep declared in the config ({key: "a,b,c" or "range(...)"}); the command line wins per key.
-    params: Optional[Dict[str, str]] = None
+    params: dict[str, str] | None = None
     # Dotted path of fn(job cfg) -> summary dict, raising ValueError on an invalid job; null: composing is the check.
-    validate: Optional[str] = None
+    validate: str | None = None
     # Validate and write <sweep dir>/jobs.txt (for slurm/array.sbatch), launch nothing.
     manifest_only: bool = False
 
@@ -49,9 +50,9 @@ class DiffcompSweeper(BasicSweeper):
 
     def __init__(
         self,
-        max_batch_size: Optional[int] = None,
-        params: Optional[Dict[str, str]] = None,
-        validate: Optional[str] = None,
+        max_batch_size: int | None = None,
+        params: dict[str, str] | None = None,
+        validate: str | None = None,
         manifest_only: bool = False,
     ) -> None:
         super().__init__(max_batch_size=max_batch_size, params=params)
@@ -68,15 +69,23 @@ class DiffcompSweeper(BasicSweeper):
         try:
             return get_method(self.validate)
         except Exception as error:  # a typo in the path must name the setting
-            raise SweepError(f"hydra.sweeper.validate={self.validate} is invalid: allowed the dotted path of a function ({one_line(error)})") from error
+            raise SweepError(
+                f"hydra.sweeper.validate={self.validate} is invalid: allowed the dotted path of a function ({one_line(error)})"
+            ) from error
 
     def _compose(self, overrides: Sequence[str]) -> DictConfig:
         return self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
 
-    def sweep(self, arguments: List[str]) -> Any:
+    def sweep(self, arguments: list[str]) -> Any:
         # Imported here: Hydra imports every plugin module in every app of the environment.
         from diffcomp.sweeps.plan import (
-            SweepFailures, SweepValidationError, expand_overrides, plan_jobs, print_plan, report_failures, write_manifest,
+            SweepFailures,
+            SweepValidationError,
+            expand_overrides,
+            plan_jobs,
+            print_plan,
+            report_failures,
+            write_manifest,
         )
 
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
@@ -99,17 +108,23 @@ class DiffcompSweeper(BasicSweeper):
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         manifest = write_manifest(plans, sweep_dir)
         if self.manifest_only:
-            print(f"{len(plans)} job(s) validated; manifest {manifest}\nsubmit with: sbatch --array=0-{len(plans) - 1} slurm/array.sbatch {sweep_dir}")
+            print(
+                f"{len(plans)} job(s) validated; manifest {manifest}\nsubmit with: sbatch --array=0-{len(plans) - 1} slurm/array.sbatch {sweep_dir}"
+            )
             return []
-        returns: List[Any] = []
+        returns: list[Any] = []
         first = 0
         for batch in self.split_overrides_to_chunks(jobs, self.max_batch_size if jobs else 1):
             try:
                 returns.append(self.launcher.launch(batch, initial_job_idx=first))
-            except Exception as error:  # noqa: BLE001 - a lost job must not stop the next batches
+            except Exception as error:
                 log.error(
                     "the launcher failed on jobs %d-%d (%s: %s); jobs already on a cluster keep running, and "
-                    "their records (python -m diffcomp.aggregate) tell how each ended", first, first + len(batch) - 1, type(error).__name__, error,
+                    "their records (python -m diffcomp.aggregate) tell how each ended",
+                    first,
+                    first + len(batch) - 1,
+                    type(error).__name__,
+                    error,
                 )
                 returns.append([None] * len(batch))
             first += len(batch)
@@ -117,6 +132,8 @@ class DiffcompSweeper(BasicSweeper):
             report_failures(plans, [r for batch in returns for r in batch])
         except SweepFailures:
             # Hydra skips on_multirun_end when the sweep raises: run it (the aggregate table) first.
-            self.hydra_context.callbacks.on_multirun_end(config=self.config, config_name=self.config.hydra.job.config_name)
+            self.hydra_context.callbacks.on_multirun_end(
+                config=self.config, config_name=self.config.hydra.job.config_name
+            )
             raise
         return returns

@@ -78,7 +78,9 @@ def test_ideal_3d_statistics_match_geometry(torus3d, grid_labels):
     # x-on-x: meridian planes at angle d share the z axis: r = sin^2(d) / 2, principal cosines (1, |cos d|)
     d = np.array([theta[x_rings[a][0], 0] - theta[x_rings[b][0], 0] for a in range(32) for b in range(32) if a != b])
     np.testing.assert_allclose(data["xx"]["par"], np.sin(d) ** 2 / 2 / MEAN_SQUARE_RING_RADIUS_3D, atol=1e-9)
-    np.testing.assert_allclose(data["xx"]["pcos"].reshape(-1, 2), np.stack([np.ones_like(d), np.abs(np.cos(d))], 1), atol=1e-9)
+    np.testing.assert_allclose(
+        data["xx"]["pcos"].reshape(-1, 2), np.stack([np.ones_like(d), np.abs(np.cos(d))], 1), atol=1e-9
+    )
 
 
 def test_statistics_are_scale_free_and_ignore_small_directions(clifford, grid_labels):

@@ -92,7 +92,10 @@ def test_closed_form_is_the_papers_formula():
     w0, a, z, t = 0.1 * rng.standard_normal((3, 3)), np.array([0.4, 1.0, 0.0]), np.array([1.0, 2.0, 0.0]), 1.7
     _, f = one_layer_closed_form(w0, a, np.array([t]), z)
     s = 2
-    expected = [(k < s) * (1 - np.exp(-a[k] * t)) * z[k] + sum(np.exp(-a[i] * t) * w0[k, i] * z[i] for i in range(s)) for k in range(3)]
+    expected = [
+        (k < s) * (1 - np.exp(-a[k] * t)) * z[k] + sum(np.exp(-a[i] * t) * w0[k, i] * z[i] for i in range(s))
+        for k in range(3)
+    ]
     np.testing.assert_allclose(f[0], expected, rtol=1e-12)
 
 
@@ -165,13 +168,16 @@ def test_gaussian_init_draws_the_tilt_sign_at_random():
     assert (positive > 0).all()
 
 
-@pytest.mark.parametrize("loss, expected", [
-    ([5.0, 4.0, 3.0, 2.0, 1.0], False),  # monotone
-    ([5.0, 2.0, 3.0, 1.0], True),  # falls, rises by 20 % of L(0), falls below the trough
-    ([5.0, 2.0, 3.0, 2.5], False),  # rises but never gets below the trough again
-    ([5.0, 2.0, 2.04, 1.0], False),  # the rise (0.8 % of L(0)) is within the tolerance
-    ([5.0, 6.0, 1.0], False),  # rises first: no fall before the rise
-])
+@pytest.mark.parametrize(
+    "loss, expected",
+    [
+        ([5.0, 4.0, 3.0, 2.0, 1.0], False),  # monotone
+        ([5.0, 2.0, 3.0, 1.0], True),  # falls, rises by 20 % of L(0), falls below the trough
+        ([5.0, 2.0, 3.0, 2.5], False),  # rises but never gets below the trough again
+        ([5.0, 2.0, 2.04, 1.0], False),  # the rise (0.8 % of L(0)) is within the tolerance
+        ([5.0, 6.0, 1.0], False),  # rises first: no fall before the rise
+    ],
+)
 def test_swing_by_is_fall_rise_fall(loss, expected):
     assert has_swing_by(np.array(loss), tolerance=0.01) is expected
 
@@ -199,12 +205,27 @@ def test_learning_order_and_its_agreement_with_the_strengths():
 
 def test_seed_summary_counts_swings_and_first_concepts():
     def row(seed, swing, steps):
-        return {"model": "m", "seed": seed, "swing_by": swing, "relative_amplitude": 0.1 * swing, "ood_loss_initial": 5.0,
-                "final_value": 0.0, "train_loss_final": 0.0, "cluster_loss_final": [0.0, 0.0],
-                "learn_steps_0.9": steps, "order_0.9": "", "in_order_of_mu_0.9": steps[1] <= steps[0],
-                "in_order_of_a_0.9": steps[1] <= steps[0]}
+        return {
+            "model": "m",
+            "seed": seed,
+            "swing_by": swing,
+            "relative_amplitude": 0.1 * swing,
+            "ood_loss_initial": 5.0,
+            "final_value": 0.0,
+            "train_loss_final": 0.0,
+            "cluster_loss_final": [0.0, 0.0],
+            "learn_steps_0.9": steps,
+            "order_0.9": "",
+            "in_order_of_mu_0.9": steps[1] <= steps[0],
+            "in_order_of_a_0.9": steps[1] <= steps[0],
+        }
 
-    rows = [row(0, True, [9.0, 3.0]), row(1, False, [8.0, 2.0]), row(2, True, [1.0, 5.0]), row(3, False, [np.nan, np.nan])]
+    rows = [
+        row(0, True, [9.0, 3.0]),
+        row(1, False, [8.0, 2.0]),
+        row(2, True, [1.0, 5.0]),
+        row(3, False, [np.nan, np.nan]),
+    ]
     m = summarise_seeds(rows, mu=[1.0, 2.0], fractions=[0.9])
     assert m["m/swing_by_fraction"] == 0.5 and m["m/swing_by_seeds"] == 2 and m["m/seeds"] == 4
     assert m["m/first_learned_0.9"] == 2  # concept 2 first in two seeds, concept 1 in one, none in one

@@ -70,4 +70,6 @@ def test_overlap_matrix_matches_pairwise_overlaps(normalization):
     np.testing.assert_allclose(matrix[i, j], np.sqrt(direct_ij * direct_ji), rtol=1e-10)
     # bumps far from the border all have the same norm, so the symmetric value is the paper's directed one
     pair = ink_images(torch.tensor([[8.0, 8.0], [9.0, 7.0]]), 16, 0.8)
-    assert overlap_matrix(pair, normalization)[0, 1] == pytest.approx(overlap(pair[0], pair[1], normalization).item(), rel=1e-9)
+    assert overlap_matrix(pair, normalization)[0, 1] == pytest.approx(
+        overlap(pair[0], pair[1], normalization).item(), rel=1e-9
+    )

@@ -57,8 +57,12 @@ def test_nested_pass_on_a_hand_made_graph():
 def test_one_pass_equals_the_definition(sigma, threshold):
     overlaps = grid_overlaps(32, sigma)
     fractions = [0.02, 0.05, 0.3, 0.15, 0.6, 1.0]  # any order: the answer comes back in the order given
-    np.testing.assert_allclose(mass_ratios(overlaps, fractions, [0, 3], threshold),
-                               brute_force(overlaps, fractions, [0, 3], threshold), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        mass_ratios(overlaps, fractions, [0, 3], threshold),
+        brute_force(overlaps, fractions, [0, 3], threshold),
+        rtol=0,
+        atol=1e-12,
+    )
 
 
 def test_arrival_groups_are_the_nested_subsets():
@@ -110,10 +114,13 @@ def lattice(neighbours):
     return np.isin(diff[..., 0] * 100 + diff[..., 1], [dx * 100 + dy for dx, dy in neighbours])
 
 
-@pytest.mark.parametrize("threshold, neighbours, p_c", [
-    (0.05, [(1, 0), (0, 1)], 0.5927),  # 4-neighbour square lattice (site percolation threshold)
-    (0.005, [(1, 0), (0, 1), (1, 1)], 0.4073),  # with diagonals: the 8-neighbour (Moore) lattice
-])
+@pytest.mark.parametrize(
+    "threshold, neighbours, p_c",
+    [
+        (0.05, [(1, 0), (0, 1)], 0.5927),  # 4-neighbour square lattice (site percolation threshold)
+        (0.005, [(1, 0), (0, 1), (1, 1)], 0.4073),  # with diagonals: the 8-neighbour (Moore) lattice
+    ],
+)
 def test_sigma_03_is_site_percolation_on_a_square_lattice(threshold, neighbours, p_c):
     overlaps = grid_overlaps(32, 0.3)
     np.testing.assert_array_equal(overlaps > threshold, lattice(neighbours) | np.eye(1024, dtype=bool))
@@ -158,8 +165,10 @@ def test_default_grid_runs_in_seconds_and_reads_as_the_paper():
     start = time.perf_counter()
     ratios = mass_ratio_sweep(sigmas, fractions, seeds, thresholds)
     elapsed = time.perf_counter() - start
-    print(f"\ndefault grid ({len(sigmas)} sigma x {len(fractions)} lambda x {len(seeds)} seeds x "
-          f"{len(thresholds)} thresholds): {elapsed:.2f} s")
+    print(
+        f"\ndefault grid ({len(sigmas)} sigma x {len(fractions)} lambda x {len(seeds)} seeds x "
+        f"{len(thresholds)} thresholds): {elapsed:.2f} s"
+    )
     print(crossing_table(fractions, ratios, sigmas, thresholds))
     assert {0.1, 0.3, 0.5, 1.0, 1.5, 2.0} <= set(sigmas) and {0.005, 0.05} <= set(thresholds)
     assert elapsed < 30
