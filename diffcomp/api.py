@@ -7,6 +7,7 @@
 >>> samples = run.sample([[3, 4], [10, 12]], sampler="ddim", steps=50)
 >>> dc.score(samples, [[3, 4], [10, 12]])                                  # {'eval/acc': ..., ...}
 >>> run.evaluate(sampler="ddim", steps=50, clip_x0=False)                  # re-evaluate with another sampler
+>>> print(dc.sweep_status("outputs/sweeps/fig6e").text())                  # how a sweep stands
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from diffcomp.data.datamodule import CanvasDataModule
 from diffcomp.data.render import render
 from diffcomp.eval.callback import score_samples
 from diffcomp.runs import FinishedRun, as_labels, load_run
+from diffcomp.sweeps.status import sweep_status
 
-__all__ = ["FinishedRun", "build_dataset", "load_run", "render_images", "score"]
+__all__ = ["FinishedRun", "build_dataset", "load_run", "render_images", "score", "sweep_status"]
 
 
 def render_images(

@@ -48,7 +48,13 @@ class StepProgressBar(TQDMProgressBar):
         return {}  # the postfix shows the loss alone (no v_num, no evaluation scalars)
 
     def on_validation_start(self, trainer: L.Trainer, pl_module) -> None:
-        pass
+        # the evaluation's headline gets a line of its own, also in a log file
+        bar = self._train_progress_bar
+        if bar is not None and not bar.disable:
+            if sys.stdout.isatty():
+                bar.clear()
+            else:
+                sys.stdout.write("\n")
 
     def on_validation_batch_start(self, *args, **kwargs) -> None:
         pass

@@ -112,9 +112,9 @@ def test_a_preempted_task_is_requeued_by_submitit_and_resumes(partition, tmp_pat
     """USR2 (what SLURM sends before the time limit or on preemption) to the running task: submitit
     requeues it, training resumes from last.ckpt and ends at the configured step count."""
     sweep = tmp_path / "sweep"
-    # 16 images: 4 steps an epoch, 800 in all: long enough (tens of seconds) that the signal lands
+    # 800 steps of 4 images: long enough (tens of seconds) that the signal lands
     # while the task trains, however fast the machine
-    args = [*TINY, "train.epochs=200", "train.batch_size=4"]
+    args = [*TINY, "train.steps=800", "train.batch_size=4"]
     launch = subprocess.Popen(
         [
             sys.executable,
@@ -200,3 +200,103 @@ def test_array_sbatch_runs_manifest_lines_into_the_sweeps_directories(partition,
     assert ran.returncode == 0, ran.stderr + "".join(p.read_text()[-2000:] for p in sweep.glob("slurm-*.out"))
     for plan in json.loads((sweep / "jobs.json").read_text()):
         assert json.loads((Path(plan["output_dir"]) / "results.json").read_text())["status"] == "complete"
+
+
+def launch_detached(partition: str, sweep: Path, *args: str) -> tuple[subprocess.CompletedProcess, float]:
+    started = time.time()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "diffcomp.run",
+            "-m",
+            *launcher_overrides(partition),
+            "hydra.launcher.detach=true",
+            *args,
+            f"hydra.sweep.dir={sweep}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+        env=job_env(),
+    )
+    return done, time.time() - started
+
+
+def wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.time() + timeout
+    while not condition():
+        if time.time() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(1)
+
+
+def cancel_all(sweep: Path) -> None:
+    record = json.loads((sweep / "slurm.json").read_text()) if (sweep / "slurm.json").exists() else {}
+    for job in [*record.get("arrays", []), record.get("aggregate")]:
+        if job:
+            subprocess.run(["scancel", str(job)], timeout=30)
+
+
+def test_a_detached_sweep_returns_at_once_and_a_dependent_job_aggregates_it(partition, tmp_path):
+    from diffcomp.sweeps.status import sweep_status
+
+    sweep = tmp_path / "sweep"
+    try:
+        done, seconds = launch_detached(partition, sweep, *TINY, "lambda=0.5,1.0")
+        assert done.returncode == 0, done.stderr[-3000:]
+        print(f"detached submission returned in {seconds:.1f} s")
+        assert seconds < 90 and "python -m diffcomp.status" in done.stdout  # no waiting for the 2 jobs
+        submitted = json.loads((sweep / "slurm.json").read_text())
+        assert submitted["detached"] and len(submitted["arrays"]) == 1 and submitted["aggregate"]
+        assert not (sweep / "aggregate").exists()  # not aggregated by the launching process
+        wait_for(lambda: (sweep / "aggregate" / "results.csv").exists(), 600, "the aggregation job's table")
+        table = pd.read_csv(sweep / "aggregate" / "results.csv")
+        assert len(table) == 2 and set(table["status"]) == {"complete"}
+        assert sweep_status(sweep).counts() == {"complete": 2}
+    finally:
+        cancel_all(sweep)
+
+
+def test_status_reports_a_cancelled_job_and_its_resubmit_command_finishes_it(partition, tmp_path):
+    from diffcomp.sweeps.status import sweep_status
+
+    sweep = tmp_path / "sweep"
+    try:
+        # two jobs long enough (tens of seconds) to be cancelled while they train
+        done, _ = launch_detached(partition, sweep, *TINY, "train.steps=1500", "train.batch_size=4", "lambda=0.5,1.0")
+        assert done.returncode == 0, done.stderr[-3000:]
+        first = json.loads((sweep / "jobs.json").read_text())[0]
+        wait_for(lambda: (Path(first["output_dir"]) / "results.json").exists(), 300, "job 0 to start")
+        task = json.loads((sweep / "slurm.json").read_text())["tasks"]["0"]
+        subprocess.run(["scancel", task], check=True, timeout=30)
+        wait_for(lambda: sweep_status(sweep).jobs[0].state not in ("running", "pending"), 300, "job 0 to stop")
+        status = sweep_status(sweep)
+        assert status.jobs[0].state in ("interrupted", "lost", "failed"), status.text()
+        print(status.text())
+        cli = subprocess.run(
+            [sys.executable, "-m", "diffcomp.status", str(sweep)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=REPO,
+            env=job_env(),
+        )
+        assert cli.returncode == 1 and "sbatch --array=0" in cli.stdout
+        wait_for(lambda: sweep_status(sweep).jobs[1].state == "complete", 600, "job 1 to complete")
+        command = sweep_status(sweep).resubmit_command()
+        assert command.startswith("sbatch --array=0 ") and "slurm/array.sbatch" in command
+        resubmitted = subprocess.run(
+            [*command.split()[:1], "--wait", *command.split()[1:]],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            cwd=REPO,
+            env=job_env(),
+        )
+        assert resubmitted.returncode == 0, resubmitted.stderr
+        final = sweep_status(sweep)
+        assert final.counts() == {"complete": 2} and final.resubmit_command() is None, final.text()
+    finally:
+        cancel_all(sweep)

@@ -372,12 +372,28 @@ def log_to_wandb(sweep: Sweep, sweep_dir: Path, plots: list[Path]) -> str | None
     )
     try:
         table = sweep.table.astype({c: str for c in sweep.table.columns if sweep.table[c].dtype == object})
-        run.log(
-            {"sweep/results": wandb.Table(dataframe=table), **{f"sweep/{p.stem}": wandb.Image(str(p)) for p in plots}}
-        )
+        logged = {
+            "sweep/results": wandb.Table(dataframe=table),
+            **{f"sweep/{p.stem}": wandb.Image(str(p)) for p in plots},
+        }
+        points = by_point(sweep)
+        if points is not None:  # seeds as replicates: mean, std and count per point, as in by_point.csv
+            logged["sweep/by_point"] = wandb.Table(
+                dataframe=points.astype({c: str for c in points.columns if points[c].dtype == object})
+            )
+        run.log(logged)
         return run.id
     finally:
         run.finish()
+
+
+def finish_sweep(sweep_dir: str | Path) -> dict:
+    """Aggregate a sweep and draw its experiment's figure: what runs when a sweep ends, in the
+    launching process or, for a detached SLURM launch, as a job after the array (``afterany``)."""
+    result = aggregate(sweep_dir)
+    result["figures"] = draw_figures(sweep_dir)
+    print(f"== sweep summary ({sweep_dir}) ==\n{result['summary']}")
+    return {"summary": result["summary"], "table": str(result["table"]), "figures": [str(p) for p in result["figures"]]}
 
 
 class AggregateCallback(Callback):
@@ -391,6 +407,8 @@ class AggregateCallback(Callback):
     def on_multirun_end(self, config, **kwargs: Any) -> None:
         if not self.enabled or config.get("dry_run", False):
             return
+        if OmegaConf.select(config, "hydra.launcher.detach", default=False):
+            return  # a detached SLURM launch: the dependent job aggregates when the array has ended
         sweep_dir = Path(str(config.hydra.sweep.dir))
         try:
             if not any(sweep_dir.rglob(RECORD_NAME)):

@@ -128,6 +128,8 @@ class DiffcompSweeper(BasicSweeper):
                 )
                 returns.append([None] * len(batch))
             first += len(batch)
+        if getattr(self.launcher, "detached", False):
+            return returns  # submitted and left to run: a job on the cluster aggregates the sweep when it ends
         try:
             report_failures(plans, [r for batch in returns for r in batch])
         except SweepFailures:
