@@ -124,8 +124,15 @@ def test_the_slurm_launcher_can_detach_and_then_leaves_aggregation_to_the_cluste
 
     cfg = compose_config(["hydra/launcher=slurm", "hydra.launcher.detach=true"], return_hydra_config=True)
     assert cfg.hydra.launcher._target_.endswith("DiffcompSlurmLauncher") and cfg.hydra.launcher.detach is True
-    assert compose_config(["hydra/launcher=slurm"], return_hydra_config=True).hydra.launcher.detach is False  # waits by default
-    write_json_atomic(tmp_path / "job" / "results.json", {"status": "complete", "overrides": ["lambda=1.0"], "metrics": {"eval/acc": 1.0}})
-    config = OmegaConf.create({"dry_run": False, "hydra": {"sweep": {"dir": str(tmp_path)}, "launcher": {"detach": True}}})
+    assert (
+        compose_config(["hydra/launcher=slurm"], return_hydra_config=True).hydra.launcher.detach is False
+    )  # waits by default
+    write_json_atomic(
+        tmp_path / "job" / "results.json",
+        {"status": "complete", "overrides": ["lambda=1.0"], "metrics": {"eval/acc": 1.0}},
+    )
+    config = OmegaConf.create(
+        {"dry_run": False, "hydra": {"sweep": {"dir": str(tmp_path)}, "launcher": {"detach": True}}}
+    )
     AggregateCallback().on_multirun_end(config=config)
     assert not (tmp_path / "aggregate").exists()  # the dependent SLURM job aggregates, not the launching process

@@ -19,7 +19,6 @@ true value lies.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -27,20 +26,12 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
-DPI = 110
+from diffcomp.sweeps import figure_support as fs
+
 NAME = "data_efficiency"
 TARGET = 0.6
 COLOURS = {0.0: "#1f77b4", 1.0: "#ff7f0e"}  # the paper's blue (2D only) and orange (2D + 1D)
 N_MARKERS = ["o", "s", "D", "P", "X", "*", "h"]
-
-
-def _few():
-    """``experiments/few_compositional_examples/figure.py`` (same sweep layout), loaded by path."""
-    path = Path(__file__).resolve().parents[1] / "few_compositional_examples" / "figure.py"
-    spec = importlib.util.spec_from_file_location("diffcomp_experiment_few_compositional_examples_helpers", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def size_for(sizes, accs, target: float = TARGET) -> dict:
@@ -98,14 +89,13 @@ def _describe(result: dict) -> str:
 def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     """Fig. 5c (size for 60 % vs N, log-log, with references) beside the accuracy-vs-size curves; markdown table."""
     sweep_dir, out_dir = Path(sweep_dir), Path(out_dir)
-    few = _few()
-    table = few.runs_table(sweep_dir)
+    table = fs.mixture_runs_table(sweep_dir)
     if table.empty or "eval/acc" not in table:
         return []
     table = table[table["images"].notna() & table["eval/acc"].notna()]
     if table.empty:
         return []
-    scale = few.scale_of(sweep_dir)
+    scale = fs.scale_of(sweep_dir, default="unknown")
     arms = sorted(table["stripes"].unique())
     ns = sorted(table["N"].unique())
 
@@ -136,7 +126,7 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     slopes, firsts = {}, {}
     for arm in arms:
         colour = COLOURS.get(arm)
-        name = few.arm_name(arm)
+        name = fs.arm_name(arm)
         measured = [
             (n, results[(arm, n)])
             for n in ns
@@ -234,7 +224,7 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
                 ms=5,
                 lw=1.3,
                 capsize=2,
-                label=f"N={n}, {few.arm_name(arm)}",
+                label=f"N={n}, {fs.arm_name(arm)}",
             )
             if r["result"]["kind"] == "interpolated":
                 right.plot([r["result"]["value"]], [TARGET], marker="x", color=colour, ms=9, mew=2)
@@ -247,15 +237,12 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     right.set_title("accuracy vs size per N (x: interpolated 60 % crossing)", fontsize=9.5)
     right.grid(alpha=0.25, which="both")
     right.legend(frameon=False, fontsize=7, loc="best")
-    n_seeds = table.groupby(["N", "stripes", "f2d"]).size()
-    seeds = f"{n_seeds.min()}" if n_seeds.min() == n_seeds.max() else f"{n_seeds.min()}-{n_seeds.max()}"
+    seeds = fs.count_range_text(table.groupby(["N", "stripes", "f2d"]).size())
     fig.suptitle(
         f"Data efficiency (Fig. 5c): scale={scale}, {seeds} seed(s) per point; paper: ~N² without stripes, ~N with them",
         fontsize=9.5,
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    png = out_dir / f"{NAME}.png"
-    fig.savefig(png, dpi=DPI)
+    png = fs.save_figure(fig, out_dir / f"{NAME}.png")
 
     lines = [
         f"# {NAME} (Fig. 5c), scale={scale}",
@@ -283,9 +270,9 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
             if r["per_seed"]:
                 cell += "; per seed: " + ", ".join(_describe(s).split(" (")[0] for s in r["per_seed"])
             lines.append(
-                f"| {few.arm_name(arm)} | {n} | {held.iloc[0]:.0%} | {shares} | {sizes} | {accs} | {cell} |"
+                f"| {fs.arm_name(arm)} | {n} | {held.iloc[0]:.0%} | {shares} | {sizes} | {accs} | {cell} |"
                 if len(held)
-                else f"| {few.arm_name(arm)} | {n} | - | {shares} | {sizes} | {accs} | {cell} |"
+                else f"| {fs.arm_name(arm)} | {n} | - | {shares} | {sizes} | {accs} | {cell} |"
             )
     lines += [
         "",
@@ -295,7 +282,7 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     for arm in arms:
         slope, count = slopes.get(arm, (None, 0))
         lines.append(
-            f"* {few.arm_name(arm)}: "
+            f"* {fs.arm_name(arm)}: "
             + (
                 f"{slope:.2f} from {count} N values"
                 if slope is not None
@@ -308,9 +295,7 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
                 f"* {kind} reference line through N={point[0]}, {_fmt(point[1])} images"
                 + (" (a bound: nothing was interpolated)" if on_bound else "")
             )
-    md = out_dir / f"{NAME}.md"
-    md.write_text("\n".join(lines) + "\n")
-    return [png, md]
+    return [png, fs.write_lines(out_dir / f"{NAME}.md", lines)]
 
 
 def plain_log_ticks(axis) -> None:

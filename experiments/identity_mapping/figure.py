@@ -19,35 +19,13 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
-from omegaconf import OmegaConf
 
+from diffcomp.sweeps import figure_support as fs
 from diffcomp.sweeps.aggregate import load_records
 
 NAME = "identity_mapping"
-DPI = 110
 MODEL_COLOURS = {"linear": "tab:blue", "symmetric": "tab:orange", "mlp": "tab:green"}
 SWING_COLOURS = ["tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:blue", "tab:orange"]
-
-
-def scale_of(sweep_dir: Path) -> str:
-    """The ``scale=`` choice saved in the sweep's multirun.yaml ('?' when unreadable)."""
-    try:
-        return str(
-            OmegaConf.select(OmegaConf.load(Path(sweep_dir) / "multirun.yaml"), "hydra.runtime.choices.scale") or "?"
-        )
-    except Exception:
-        return "?"
-
-
-def _arrays(job_dir: Path) -> dict[str, np.ndarray]:
-    path = job_dir / "identity_mapping.npz"
-    if not path.exists():
-        return {}
-    try:
-        with np.load(path) as z:
-            return {k: z[k] for k in z.files}
-    except (OSError, ValueError):
-        return {}
 
 
 def _models(record: dict) -> list[str]:
@@ -171,7 +149,7 @@ def _panel_closed_form(ax, arrays: dict, record: dict) -> None:
     ax.grid(alpha=0.25)
 
 
-def _table(record: dict, models: list[str], scale: str) -> str:
+def _table(record: dict, models: list[str], scale: str) -> list[str]:
     """The numbers the figure shows, as markdown."""
     metrics = record.get("metrics") or {}
     task = (record.get("config") or {}).get("task") or {}
@@ -230,7 +208,7 @@ def _table(record: dict, models: list[str], scale: str) -> str:
         lines.append(
             "Initial OOD loss (mean over seeds): " + ", ".join(f"{m} {v:.2g}" for m, v in zip(models, initial)) + "."
         )
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
@@ -247,7 +225,7 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     job_dir, record = max(
         records, key=lambda item: (bool(item[1].get("per_seed")), (item[0] / "identity_mapping.npz").exists())
     )
-    arrays = _arrays(job_dir)
+    arrays = fs.load_arrays(job_dir / "identity_mapping.npz") or {}
     models = _models(record)
     task = (record.get("config") or {}).get("task") or {}
     mu = [float(m) for m in task.get("mu") or []]
@@ -267,15 +245,11 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     if mu:
         _panel_learning(fig.add_subplot(grid[1, : max(len(models), 3) - 1]), record, models, mu, lr)
     _panel_closed_form(fig.add_subplot(grid[1, -1]), arrays, record)
-    scale = scale_of(sweep_dir)
+    scale = fs.scale_of(sweep_dir)
     fig.suptitle(
         f"Structured identity mapping (Yang et al.), {len(seeds)} seeds, scale={scale}: "
         "swing-by of the OOD loss, learning order, one-layer closed form",
         fontsize=10,
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    png = out_dir / f"{NAME}.png"
-    fig.savefig(png, dpi=DPI)
-    md = out_dir / f"{NAME}.md"
-    md.write_text(_table(record, models, scale))
-    return [png, md]
+    png = fs.save_figure(fig, out_dir / f"{NAME}.png")
+    return [png, fs.write_lines(out_dir / f"{NAME}.md", _table(record, models, scale))]

@@ -16,14 +16,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from matplotlib.figure import Figure
-from omegaconf import OmegaConf
 
+from diffcomp.sweeps import figure_support as fs
 from diffcomp.sweeps.aggregate import load_records, parse_overrides
 
 NAME = "imbalanced_increments"
-DPI = 110
 THRESHOLDS = (0.5, 0.9)  # halfway, and nearly learned
 AXIS_COLOURS = {"x": "tab:blue", "y": "tab:orange"}
 SEED_STYLES = ("-", "--", ":", "-.")
@@ -34,32 +32,17 @@ THRESHOLD_MARKERS = {0.5: "o", 0.9: "s"}
 # records
 
 
-class Run:
-    """One job: its grid (dx, dy), seed and evaluations by step (plain class: the figure loader does
-    not register this module in ``sys.modules``, which ``@dataclass`` needs)."""
+class Run(fs.JobHistory):
+    """One job: its grid (dx, dy) and evaluation cadence beside its seed and evaluations by step."""
 
     def __init__(self, job_dir: Path, record: dict):
+        super().__init__(job_dir, record)
         config = record.get("config") or {}
         data = config.get("data") or {}
         overrides = parse_overrides(record.get("overrides", []))
-        self.job_dir = job_dir
         self.dx = _number(overrides.get("data.increment_x", data.get("increment_x")), data.get("increment"))
         self.dy = _number(overrides.get("data.increment_y", data.get("increment_y")), data.get("increment"))
-        self.seed = int(record.get("seed", config.get("seed", 0)) or 0)
-        self.images = (record.get("dataset") or {}).get("images")
         self.cadence = (config.get("eval") or {}).get("every_n_steps")
-        self.evals = _by_step(record.get("history"))
-        self.analyses = _by_step(record.get("analysis_history"))
-
-    def series(self, key: str) -> tuple[np.ndarray, np.ndarray]:
-        """(steps, values) of ``key`` from the evaluations (``eval/*``) or the analyses (``repr/*``)."""
-        source = self.analyses if key.startswith("repr/") else self.evals
-        points = [(s, e[key]) for s, e in sorted(source.items()) if isinstance(e.get(key), (int, float))]
-        return (
-            (np.array([p[0] for p in points], float), np.array([p[1] for p in points], float))
-            if points
-            else (np.empty(0), np.empty(0))
-        )
 
     @property
     def grid(self) -> tuple:
@@ -69,10 +52,6 @@ class Run:
         dense = "balanced" if self.dx == self.dy else ("x denser" if _lt(self.dx, self.dy) else "y denser")
         images = f", {self.images} images" if isinstance(self.images, int) else ""
         return f"dx={_g(self.dx)}, dy={_g(self.dy)} ({dense}{images})"
-
-
-def _by_step(entries) -> dict[int, dict]:
-    return {int(e["step"]): e for e in entries or [] if isinstance(e, dict) and e.get("step") is not None}
 
 
 def _number(value, default):
@@ -87,34 +66,8 @@ def _lt(a, b) -> bool:
     return isinstance(a, (int, float)) and isinstance(b, (int, float)) and a < b
 
 
-def _sort_key(value):
-    return (not isinstance(value, (int, float)), value if isinstance(value, (int, float)) else str(value))
-
-
-def scale_of(sweep_dir: Path) -> str:
-    """The ``scale=`` choice saved in the sweep's multirun.yaml, else in a record's overrides ('?')."""
-    try:
-        scale = OmegaConf.select(OmegaConf.load(Path(sweep_dir) / "multirun.yaml"), "hydra.runtime.choices.scale")
-    except Exception:
-        scale = None
-    records = (parse_overrides(record.get("overrides", [])).get("scale") for _, record in load_records(sweep_dir))
-    return str(scale or next((s for s in records if s is not None), "?"))
-
-
 # ---------------------------------------------------------------------------------------------
 # threshold steps
-
-
-def crossing(steps: np.ndarray, values: np.ndarray, threshold: float) -> tuple[float, int | None, int] | None:
-    """(interpolated step, evaluation before, evaluation at) where ``values`` first reach ``threshold``."""
-    for i, (s, v) in enumerate(zip(steps, values)):
-        if v >= threshold:
-            if i == 0:
-                return float(s), None, int(s)
-            s0, v0 = steps[i - 1], values[i - 1]
-            fraction = (threshold - v0) / (v - v0) if v > v0 else 1.0
-            return float(s0 + np.clip(fraction, 0, 1) * (s - s0)), int(s0), int(s)
-    return None
 
 
 def order(cx, cy) -> str:
@@ -147,8 +100,8 @@ def draw_curves(runs: list[Run], path: Path, scale: str) -> Path | None:
     """acc_x and acc_y against steps, a panel per grid (rows: dy, columns: dx), thresholds marked."""
     if not any(r.evals for r in runs):
         return None
-    dxs = sorted({r.dx for r in runs}, key=_sort_key)
-    dys = sorted({r.dy for r in runs}, key=_sort_key)
+    dxs = sorted({r.dx for r in runs}, key=fs.mixed_sort_key)
+    dys = sorted({r.dy for r in runs}, key=fs.mixed_sort_key)
     fig = Figure(figsize=(4.0 * len(dxs) + 0.3, 3.0 * len(dys) + 0.7), layout="constrained")
     grid = fig.subplots(len(dys), len(dxs), squeeze=False, sharex=True, sharey=True)
     for i, dy in enumerate(dys):
@@ -188,7 +141,7 @@ def draw_curves(runs: list[Run], path: Path, scale: str) -> Path | None:
                         label=f"acc_{axis}" + seed,
                     )
                     for threshold in THRESHOLDS:
-                        hit = crossing(steps, values, threshold)
+                        hit = fs.first_crossing(steps, values, threshold)
                         if hit is not None:
                             ax.plot(
                                 hit[0],
@@ -219,8 +172,7 @@ def draw_curves(runs: list[Run], path: Path, scale: str) -> Path | None:
         + ", ".join(f"{t:.0%} ({THRESHOLD_MARKERS[t]})" for t in THRESHOLDS),
         fontsize=9,
     )
-    fig.savefig(path, dpi=DPI)
-    return path
+    return fs.save_figure(fig, path)
 
 
 def draw_summary(runs: list[Run], path: Path) -> Path | None:
@@ -248,7 +200,7 @@ def draw_summary(runs: list[Run], path: Path) -> Path | None:
         for axis, offset in (("x", -0.12), ("y", 0.12)):
             steps, values = run.series(f"eval/acc_{axis}")
             for threshold in THRESHOLDS:
-                hit = crossing(steps, values, threshold) if len(steps) else None
+                hit = fs.first_crossing(steps, values, threshold) if len(steps) else None
                 marker = THRESHOLD_MARKERS[threshold]
                 if hit is None:
                     right.plot(last_step * 1.04, k + offset, ">", color=AXIS_COLOURS[axis], ms=6, alpha=0.5)
@@ -287,8 +239,7 @@ def draw_summary(runs: list[Run], path: Path) -> Path | None:
         fontsize=8,
     )
     right.grid(alpha=0.3, axis="x")
-    fig.savefig(path, dpi=DPI)
-    return path
+    return fs.save_figure(fig, path)
 
 
 def _has_seeds(runs: list[Run]) -> bool:
@@ -297,14 +248,6 @@ def _has_seeds(runs: list[Run]) -> bool:
 
 # ---------------------------------------------------------------------------------------------
 # table
-
-
-def _row(cells) -> str:
-    return "| " + " | ".join(str(c) for c in cells) + " |"
-
-
-def _fmt(value) -> str:
-    return f"{value:.3f}" if isinstance(value, (int, float)) else "–"
 
 
 def write_table(runs: list[Run], path: Path, scale: str) -> Path:
@@ -321,8 +264,7 @@ def write_table(runs: list[Run], path: Path, scale: str) -> Path:
         "'together': both crossings between the same two evaluations. "
         "Gap: the largest acc_x - acc_y over training (at that step).",
         "",
-        _row(header),
-        _row(["---"] * len(header)),
+        *fs.markdown_header(header),
     ]
     readings = {}
     for run in runs:
@@ -330,20 +272,18 @@ def write_table(runs: list[Run], path: Path, scale: str) -> Path:
             continue
         cells = [_g(run.dx), _g(run.dy), run.images if run.images is not None else "–", run.seed]
         for threshold in THRESHOLDS:
-            hits = {axis: crossing(*run.series(f"eval/acc_{axis}"), threshold) for axis in "xy"}
+            hits = {axis: fs.first_crossing(*run.series(f"eval/acc_{axis}"), threshold) for axis in "xy"}
             cells += [f"{hits[a][0]:.0f}" if hits[a] else "not reached" for a in "xy"] + [order(hits["x"], hits["y"])]
             readings.setdefault(run.grid, []).append(order(hits["x"], hits["y"]))
         gap = max_gap(run)
         last = run.evals[max(run.evals)]
         probes = run.analyses[max(run.analyses)] if run.analyses else {}
         cells.append(f"{gap[0]:+.3f} ({gap[1]})" if gap else "–")
-        cells += [_fmt(last.get(f"eval/acc_{a}")) for a in "xy"] + [
-            _fmt(probes.get(f"repr/probe_r2_{a}")) for a in "xy"
+        cells += [fs.number_text(last.get(f"eval/acc_{a}")) for a in "xy"] + [
+            fs.number_text(probes.get(f"repr/probe_r2_{a}")) for a in "xy"
         ]
-        lines.append(_row(cells))
-    lines += ["", _reading(readings)]
-    path.write_text("\n".join(lines) + "\n")
-    return path
+        lines.append(fs.markdown_row(cells))
+    return fs.write_lines(path, [*lines, "", _reading(readings)])
 
 
 def _reading(readings: dict) -> str:
@@ -375,12 +315,12 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     """The per-grid curves, the summary and the threshold table of whatever records the sweep has."""
     sweep_dir, out_dir = Path(sweep_dir), Path(out_dir)
     runs = sorted(
-        (Run(d, r) for d, r in load_records(sweep_dir)), key=lambda r: (_sort_key(r.dx), _sort_key(r.dy), r.seed)
+        (Run(d, r) for d, r in load_records(sweep_dir)),
+        key=lambda r: (fs.mixed_sort_key(r.dx), fs.mixed_sort_key(r.dy), r.seed),
     )
     if not runs:
         return []
-    out_dir.mkdir(parents=True, exist_ok=True)
-    scale = scale_of(sweep_dir)
+    scale = fs.scale_of(sweep_dir, from_records=True)
     paths = [
         draw_curves(runs, out_dir / f"{NAME}_curves.png", scale),
         draw_summary(runs, out_dir / f"{NAME}_summary.png"),

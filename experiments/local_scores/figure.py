@@ -20,25 +20,14 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.image import imread
-from omegaconf import OmegaConf
 
+from diffcomp.sweeps import figure_support as fs
 from diffcomp.sweeps.aggregate import load_records, parse_overrides
 
 NAME = "local_scores"
-DPI = 110
 MODEL_COLOURS = {"set_unet": "tab:blue", "local_denoiser": "tab:orange"}
 REGIME_STYLES = {"all": "-", "one": "--"}
 CLASS_NAMES = {"SetConditionedUNet": "set_unet", "LocalDenoiser": "local_denoiser"}
-
-
-def scale_of(sweep_dir: Path) -> str:
-    """The ``scale=`` choice saved in the sweep's multirun.yaml ('?' when unreadable)."""
-    try:
-        return str(
-            OmegaConf.select(OmegaConf.load(Path(sweep_dir) / "multirun.yaml"), "hydra.runtime.choices.scale") or "?"
-        )
-    except Exception:
-        return "?"
 
 
 def runs(sweep_dir: Path) -> list[dict]:
@@ -74,13 +63,6 @@ def _order(key: tuple[str, str]) -> tuple:
     return (models.index(key[0]) if key[0] in models else len(models), key[0], key[1])
 
 
-def _mean_sd(values) -> tuple[float, float, int]:
-    values = np.asarray([v for v in values if isinstance(v, (int, float)) and math.isfinite(v)], dtype=float)
-    if not len(values):
-        return math.nan, math.nan, 0
-    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else math.nan, len(values)
-
-
 def _nanmean(values) -> np.ndarray:
     """Mean over the first axis ignoring NaN (and nulls), NaN where nothing is defined, without warnings."""
     values = np.asarray(values, dtype=float)
@@ -92,8 +74,7 @@ def _nanmean(values) -> np.ndarray:
 
 def _per_k(group: list[dict], name: str) -> tuple[list[int], np.ndarray, np.ndarray]:
     ks = sorted({k for r in group for k in r["per_count"]})
-    stats = [_mean_sd([r["per_count"].get(k, {}).get(name) for r in group]) for k in ks]
-    return ks, np.array([s[0] for s in stats]), np.array([s[1] if math.isfinite(s[1]) else 0.0 for s in stats])
+    return ks, *fs.error_bars([r["per_count"].get(k, {}).get(name) for r in group] for k in ks)
 
 
 def _k_panel(ax, groups: dict, trained: list[int], name: str, ylabel: str, fraction: bool) -> None:
@@ -168,11 +149,11 @@ def _locality_panel(ax, groups: dict, name: str, size: int) -> float | None:
     return radius
 
 
-def _cell(value: float, digits: int = 2) -> str:
-    return f"{value:.{digits}f}" if isinstance(value, (int, float)) and math.isfinite(value) else "-"
+def _cell(value) -> str:
+    return fs.number_text(value, ".2f", missing="-")
 
 
-def _table(groups: dict, trained: list[int], scale: str) -> str:
+def _table(groups: dict, trained: list[int], scale: str) -> list[str]:
     ks = sorted({k for group in groups.values() for r in group for k in r["per_count"]})
     lines = [
         f"Scale: {scale}. Scenes of bumps conditioned on the set of their locations; trained on k ∈ {trained}, asked for k ∈ {ks}. "
@@ -192,7 +173,7 @@ def _table(groups: dict, trained: list[int], scale: str) -> str:
         _, match, _ = _per_k(group, "match")
 
         def m(key: str, group: list[dict] = group) -> str:  # mean, and ± std over seeds when there are several
-            mean, sd, n = _mean_sd([r["metrics"].get(key) for r in group])
+            mean, sd, n = fs.stats([r["metrics"].get(key) for r in group])
             return _cell(mean) + (f" ± {sd:.2f}" if n > 1 and math.isfinite(sd) else "")
 
         loc = []
@@ -212,7 +193,7 @@ def _table(groups: dict, trained: list[int], scale: str) -> str:
             + " | ".join(loc)
             + f" | {m('directions/mean_abs_cos')} / {m('directions/max_abs_cos')} |"
         )
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
@@ -221,7 +202,7 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     rows = runs(sweep_dir)
     if not rows:
         return []
-    scale = scale_of(sweep_dir)
+    scale = fs.scale_of(sweep_dir)
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in rows:
         groups[(r["model"], r["regime"])].append(r)
@@ -248,9 +229,7 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
         f"{'/'.join(map(str, seeds))} seed(s) per cell; scale={scale}",
         fontsize=10,
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / f"{NAME}.png"]
-    fig.savefig(paths[0], dpi=DPI)
+    paths = [fs.save_figure(fig, out_dir / f"{NAME}.png")]
 
     pictures = []
     for key, group in sorted(groups.items(), key=lambda item: _order(item[0])):
@@ -273,9 +252,7 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
         samples.suptitle(
             f"samples per requested k (red ×: requested locations; trained k {trained}); scale={scale}", fontsize=9
         )
-        paths.append(out_dir / f"{NAME}_samples.png")
-        samples.savefig(paths[-1], dpi=DPI)
+        paths.append(fs.save_figure(samples, out_dir / f"{NAME}_samples.png"))
 
-    paths.append(out_dir / f"{NAME}.md")
-    paths[-1].write_text(_table(groups, trained, scale))
+    paths.append(fs.write_lines(out_dir / f"{NAME}.md", _table(groups, trained, scale)))
     return paths

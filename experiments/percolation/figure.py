@@ -24,32 +24,17 @@ from pathlib import Path
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
-from omegaconf import OmegaConf
 
+from diffcomp.sweeps import figure_support as fs
 from diffcomp.sweeps.aggregate import load_records
 from diffcomp.theory.overlap import overlap_curve
 from diffcomp.theory.percolation import crossing_label, half_crossing, mass_ratio_sweep
 
 NAME = "percolation"
-DPI = 110
 MAIN_THRESHOLD = 0.005  # Fig. 6c
 THRESHOLDS = (0.001, 0.005, 0.05)  # Fig. 13 (and 14b at 0.05)
 CURVE_SEEDS = 5  # the paper averages its simulation over 5 sample datasets
 LEVEL = 0.5  # lambda_half: where the mean mass ratio stays at or above one half
-
-
-def scale_of(sweep_dir: Path) -> str:
-    """The ``scale=`` choice saved in the sweep's multirun.yaml ('?' when unreadable)."""
-    try:
-        return str(
-            OmegaConf.select(OmegaConf.load(Path(sweep_dir) / "multirun.yaml"), "hydra.runtime.choices.scale") or "?"
-        )
-    except Exception:
-        return "?"
-
-
-def _number(value) -> float:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
 
 
 def runs(sweep_dir: Path) -> list[dict]:
@@ -72,9 +57,9 @@ def runs(sweep_dir: Path) -> list[dict]:
                 "step": float(data.get("increment_x") or data.get("increment") or 1.0),
                 "margin": data.get("margin", 0),
                 "images": (record.get("dataset") or {}).get("images"),
-                "acc": _number(metrics.get("eval/acc")),
-                "train_loss": _number(metrics.get("train/final_loss", metrics.get("train/interval_loss"))),
-                "eval_loss": _number(metrics.get("eval/loss")),
+                "acc": fs.number(metrics.get("eval/acc")),
+                "train_loss": fs.number(metrics.get("train/final_loss", metrics.get("train/interval_loss"))),
+                "eval_loss": fs.number(metrics.get("eval/loss")),
             }
         )
     return out
@@ -84,13 +69,6 @@ def _colours(sigmas) -> dict[float, tuple]:
     """Dark-to-light along sigma, but never too pale to read on white."""
     cmap = colormaps["plasma"]
     return {s: cmap(v) for s, v in zip(sigmas, np.linspace(0.0, 0.75, max(len(sigmas), 1)))}
-
-
-def _stats(values) -> tuple[float, float, int]:
-    values = np.asarray([v for v in values if math.isfinite(v)], dtype=float)
-    if not len(values):
-        return math.nan, math.nan, 0
-    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else math.nan, len(values)
 
 
 def simulate(sigmas, lambdas, seeds, size: int, step: float) -> dict:
@@ -152,12 +130,12 @@ def _trained_panel(
         lams = sorted(points.get(sigma, {}))
         if not lams:
             continue
-        stats = [_stats([v for _, v in points[sigma][lam]]) for lam in lams]
+        mean, err = fs.error_bars([v for _, v in points[sigma][lam]] for lam in lams)
         x = np.asarray(lams) + offsets[sigma]
         ax.errorbar(
             x,
-            [m for m, _, _ in stats],
-            yerr=[0 if not math.isfinite(sd) else sd for _, sd, _ in stats],
+            mean,
+            yerr=err,
             color=colours[sigma],
             marker=marker,
             ms=4,
@@ -280,18 +258,13 @@ def _threshold_figure(sim, sigmas, colours, size, scale) -> Figure:
     return fig
 
 
-def _latest_arrays(job_dir: Path) -> Path | None:
-    found = sorted((job_dir / "analysis").glob("step_*/arrays.npz"))
-    return found[-1] if found else None
-
-
 def _representation_figure(rows, sigmas, scale) -> Figure | None:
     """Fig. 15: PC1-PC2 of the representation of each evaluation label (first seed per point)."""
     chosen = {}
     for r in sorted(rows, key=lambda r: r["seed"]):
         chosen.setdefault((r["sigma"], r["lambda"]), r)
     lambdas = sorted({lam for _, lam in chosen})
-    panels = {k: _latest_arrays(r["dir"]) for k, r in chosen.items()}
+    panels = {k: fs.last_file(r["dir"], fs.ANALYSIS_ARRAYS) for k, r in chosen.items()}
     if not any(panels.values()):
         return None
     fig = Figure(figsize=(max(1.6 * len(lambdas) + 0.6, 4.6), 1.6 * len(sigmas) + 0.8), layout="constrained")
@@ -309,11 +282,10 @@ def _representation_figure(rows, sigmas, scale) -> Figure | None:
             if path is None:
                 ax.set_facecolor("0.95")
                 continue
-            try:
-                with np.load(path) as z:
-                    proj, labels = z["projections"], z["labels"]
-            except (OSError, ValueError, KeyError):
+            arrays = fs.load_arrays(path) or {}
+            if "projections" not in arrays or "labels" not in arrays:
                 continue
+            proj, labels = arrays["projections"], arrays["labels"]
             if proj.shape[1] < 2:
                 continue
             index = {(round(float(x), 3), round(float(y), 3)): k for k, (x, y) in enumerate(labels)}
@@ -335,7 +307,7 @@ def _representation_figure(rows, sigmas, scale) -> Figure | None:
     return fig
 
 
-def _table(rows, sim, sigmas, size, step, scale) -> str:
+def _table(rows, sim, sigmas, size, step, scale) -> list[str]:
     t = THRESHOLDS.index(MAIN_THRESHOLD)
     points = _by_point(rows, "acc")
     images = {(r["sigma"], r["lambda"]): r["images"] for r in rows}
@@ -360,12 +332,11 @@ def _table(rows, sim, sigmas, size, step, scale) -> str:
     for s, sigma in enumerate(sigmas):
         for lam in sorted(points.get(sigma, {})):
             seeds_acc = sorted(points[sigma][lam])
-            mean, sd, n = _stats([v for _, v in seeds_acc])
-            acc = f"{mean:.3f} ± {sd:.3f} ({n})" if math.isfinite(sd) else f"{mean:.3f} ({n})"
+            acc = fs.stats_text(fs.stats([v for _, v in seeds_acc]))
             each = ", ".join(f"{v:.2f}" for _, v in seeds_acc)
             ratio = _at(sim, t, s, lam, [seed for seed, _ in seeds_acc])
-            tl = _stats([v for _, v in train[sigma][lam]])[0]
-            el = _stats([v for _, v in held[sigma][lam]])[0]
+            tl = fs.stats([v for _, v in train[sigma][lam]])[0]
+            el = fs.stats([v for _, v in held[sigma][lam]])[0]
             lines.append(
                 f"| {sigma:g} | {lam:g} | {images.get((sigma, lam), '-')} | {acc} | {each} | {ratio:.3f} | {tl:.4g} | {el:.4g} |"
             )
@@ -383,7 +354,7 @@ def _table(rows, sim, sigmas, size, step, scale) -> str:
         unit = float(overlap_curve([step], sigma, size, (size + 1) // 2)[0])
         cells = " | ".join(crossing_label(x, sim["ratios"][k, s].mean(axis=1), LEVEL) for k in range(len(THRESHOLDS)))
         lines.append(f"| {sigma:g} | {unit:.2g} | {cells} |")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
@@ -396,19 +367,13 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     rows = [r for r in rows if (r["size"], r["step"]) == (size, step)]
     sigmas = sorted({r["sigma"] for r in rows})
     colours = _colours(sigmas)
-    scale = scale_of(sweep_dir)
+    scale = fs.scale_of(sweep_dir)
     sim = simulate(sigmas, sorted({r["lambda"] for r in rows}), sorted({r["seed"] for r in rows}), size, step)
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, fig in (
+    figures = (
         (NAME, _main_figure(rows, sim, sigmas, colours, size, step, scale)),
         (f"{NAME}_thresholds", _threshold_figure(sim, sigmas, colours, size, scale)),
         (f"{NAME}_representations", _representation_figure(rows, sigmas, scale)),
-    ):
-        if fig is not None:
-            paths.append(out_dir / f"{name}.png")
-            fig.savefig(paths[-1], dpi=DPI)
-    md = out_dir / f"{NAME}.md"
-    md.write_text(_table(rows, sim, sigmas, size, step, scale))
-    return paths + [md]
+    )
+    paths = [fs.save_figure(fig, out_dir / f"{name}.png") for name, fig in figures if fig is not None]
+    return paths + [fs.write_lines(out_dir / f"{NAME}.md", _table(rows, sim, sigmas, size, step, scale))]

@@ -24,12 +24,11 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from omegaconf import OmegaConf
 
+from diffcomp.sweeps import figure_support as fs
 from diffcomp.sweeps.aggregate import load_records, parse_overrides
 
 NAME = "three_phases"
-DPI = 110
 ONE_FEATURE = 0.5  # A -> B: most samples show exactly one bump
 ACCURATE = 0.5  # B -> C: most samples are right on both axes
 CURVES = (
@@ -47,51 +46,13 @@ SEED_STYLES = ("-", "--", ":", "-.")
 # records
 
 
-class Run:
-    """One job: its increment, seed, evaluations and analyses by step (plain class: the figure loader
-    does not register this module in ``sys.modules``, which ``@dataclass`` needs)."""
+class Run(fs.JobHistory):
+    """One job: its increment beside its seed, evaluations, analyses and analysis arrays by step."""
 
     def __init__(self, job_dir: Path, record: dict):
-        config = record.get("config") or {}
-        overrides = parse_overrides(record.get("overrides", []))
-        data = config.get("data") or {}
-        self.job_dir = job_dir
-        self.increment = overrides.get("data.increment", data.get("increment"))
-        self.seed = int(record.get("seed", config.get("seed", 0)) or 0)
-        self.images = (record.get("dataset") or {}).get("images")
-        self.evals = _by_step(record.get("history"))
-        self.analyses = _by_step(record.get("analysis_history"))
-
-    def series(self, key: str) -> tuple[np.ndarray, np.ndarray]:
-        """(steps, values) of ``key`` from the evaluations (``eval/*``) or the analyses (``repr/*``)."""
-        source = self.analyses if key.startswith("repr/") else self.evals
-        points = [(s, e[key]) for s, e in sorted(source.items()) if isinstance(e.get(key), (int, float))]
-        return (
-            (np.array([p[0] for p in points], float), np.array([p[1] for p in points], float))
-            if points
-            else (np.empty(0), np.empty(0))
-        )
-
-    def arrays(self, step: int) -> dict[str, np.ndarray] | None:
-        try:
-            with np.load(self.job_dir / "analysis" / f"step_{step:07d}" / "arrays.npz") as saved:
-                return {key: saved[key] for key in saved.files}
-        except Exception:
-            return None
-
-
-def _by_step(entries) -> dict[int, dict]:
-    return {int(e["step"]): e for e in entries or [] if isinstance(e, dict) and e.get("step") is not None}
-
-
-def scale_of(sweep_dir: Path) -> str:
-    """The ``scale=`` choice saved in the sweep's multirun.yaml, else in a record's overrides ('?')."""
-    try:
-        scale = OmegaConf.select(OmegaConf.load(Path(sweep_dir) / "multirun.yaml"), "hydra.runtime.choices.scale")
-    except Exception:
-        scale = None
-    records = (parse_overrides(record.get("overrides", [])).get("scale") for _, record in load_records(sweep_dir))
-    return str(scale or next((s for s in records if s is not None), "?"))
+        super().__init__(job_dir, record)
+        data = (record.get("config") or {}).get("data") or {}
+        self.increment = parse_overrides(record.get("overrides", [])).get("data.increment", data.get("increment"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -108,32 +69,21 @@ class Crossing:
         return f"<= {self.at}" if self.before is None else f"({self.before}, {self.at}]"
 
 
-def first_crossing(steps: np.ndarray, values: np.ndarray, threshold: float, start: float = -np.inf) -> Crossing | None:
+def phase_crossing(steps: np.ndarray, values: np.ndarray, threshold: float, start: float = -np.inf) -> Crossing | None:
     """The first evaluation at or after ``start`` with ``value >= threshold``, interpolated back
     linearly to the evaluation before it (none before it: the step itself, an upper bound)."""
-    for i, (s, v) in enumerate(zip(steps, values)):
-        if s >= start and v >= threshold:
-            return (
-                Crossing(float(s), None, int(s))
-                if i == 0
-                else _interpolate(steps[i - 1], values[i - 1], s, v, threshold)
-            )
-    return None
-
-
-def _interpolate(s0: float, v0: float, s1: float, v1: float, threshold: float) -> Crossing:
-    fraction = (threshold - v0) / (v1 - v0) if v1 > v0 else 1.0
-    return Crossing(float(s0 + np.clip(fraction, 0, 1) * (s1 - s0)), int(s0), int(s1))
+    hit = fs.first_crossing(steps, values, threshold, start)
+    return None if hit is None else Crossing(*hit)
 
 
 def boundaries(run: Run) -> tuple[Crossing | None, Crossing | None]:
     """(A -> B, B -> C) by the module's rule; B -> C is looked for only once A -> B has happened."""
     steps, one = run.series("eval/frac_one_feature")
-    a_to_b = first_crossing(steps, one, ONE_FEATURE)
+    a_to_b = phase_crossing(steps, one, ONE_FEATURE)
     if a_to_b is None:
         return None, None
     steps, acc = run.series("eval/acc")
-    b_to_c = first_crossing(steps, acc, ACCURATE, start=a_to_b.at)
+    b_to_c = phase_crossing(steps, acc, ACCURATE, start=a_to_b.at)
     if b_to_c is not None and b_to_c.step < a_to_b.step:
         b_to_c.step = a_to_b.step  # both curves crossed between the same two evaluations
     return a_to_b, b_to_c
@@ -151,10 +101,7 @@ def _increment_label(run: Run) -> str:
 
 
 def _groups(runs: list[Run]) -> list[tuple[object, list[Run]]]:
-    keys = sorted(
-        {r.increment for r in runs},
-        key=lambda v: (not isinstance(v, (int, float)), v if isinstance(v, (int, float)) else str(v)),
-    )
+    keys = sorted({r.increment for r in runs}, key=fs.mixed_sort_key)
     return [(k, [r for r in runs if r.increment == k]) for k in keys]
 
 
@@ -207,8 +154,7 @@ def draw_curves(runs: list[Run], path: Path, scale: str) -> Path | None:
         f"B -> C when accuracy >= {ACCURATE:g}" + (" (shading: first seed)" if seeded else ""),
         fontsize=9,
     )
-    fig.savefig(path, dpi=DPI)
-    return path
+    return fs.save_figure(fig, path)
 
 
 def _probe_mean(run: Run) -> tuple[np.ndarray, np.ndarray]:
@@ -235,7 +181,7 @@ def _shade_phases(ax, run: Run) -> None:
 
 def snapshot_steps(run: Run) -> list[tuple[str, int | None]]:
     """(label, analysed step) at the start, the first evaluation of phase B and of C, and the end."""
-    analysed = sorted(s for s in run.analyses if (run.job_dir / "analysis" / f"step_{s:07d}" / "arrays.npz").exists())
+    analysed = run.array_steps()
     if not analysed:
         return []
     a_to_b, b_to_c = boundaries(run)
@@ -304,8 +250,7 @@ def draw_snapshots(runs: list[Run], path: Path) -> Path | None:
     fig.suptitle(
         "Representation at the phase boundaries (PCA of the probed layer; first seed per increment)", fontsize=9
     )
-    fig.savefig(path, dpi=DPI)
-    return path
+    return fs.save_figure(fig, path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -316,10 +261,6 @@ HEADER = ["d", "images", "seed", "A -> B step", "(between evals)", "B -> C step"
 FINAL = ["final acc", "final one-feature", "final probe R² x", "final probe R² y"]
 
 
-def _row(cells) -> str:
-    return "| " + " | ".join(str(c) for c in cells) + " |"
-
-
 def write_table(runs: list[Run], path: Path, scale: str) -> Path:
     """Boundary steps per increment, and whether the ordered phase comes sooner for denser data."""
     lines = [
@@ -328,8 +269,7 @@ def write_table(runs: list[Run], path: Path, scale: str) -> Path:
         f"A -> B: first evaluation with frac_one_feature >= {ONE_FEATURE:g}; B -> C: first evaluation (from A -> B "
         f"on) with accuracy >= {ACCURATE:g}. Steps are interpolated linearly between the evaluations in brackets.",
         "",
-        _row(HEADER + FINAL),
-        _row(["---"] * len(HEADER + FINAL)),
+        *fs.markdown_header(HEADER + FINAL),
     ]
     reached: dict[float, list[float]] = {}
     for key, group in _groups(runs):
@@ -342,17 +282,15 @@ def write_table(runs: list[Run], path: Path, scale: str) -> Path:
                 cells += ["not reached", "–"] if c is None else [f"{c.step:.0f}", c.bracket()]
             last = run.evals[max(run.evals)]
             probes = run.analyses[max(run.analyses)] if run.analyses else {}
-            cells += [max(run.evals), _fmt(last.get("eval/acc")), _fmt(last.get("eval/frac_one_feature"))]
-            cells += [_fmt(probes.get(f"repr/probe_r2_{a}")) for a in "xy"]
-            lines.append(_row(cells))
+            cells += [
+                max(run.evals),
+                fs.number_text(last.get("eval/acc")),
+                fs.number_text(last.get("eval/frac_one_feature")),
+            ]
+            cells += [fs.number_text(probes.get(f"repr/probe_r2_{a}")) for a in "xy"]
+            lines.append(fs.markdown_row(cells))
             reached.setdefault(key, []).append(b_to_c.step if b_to_c else np.inf)
-    lines += ["", _claim_line(reached)]
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def _fmt(value) -> str:
-    return f"{value:.3f}" if isinstance(value, (int, float)) else "–"
+    return fs.write_lines(path, [*lines, "", _claim_line(reached)])
 
 
 def _claim_line(reached: dict) -> str:
@@ -379,8 +317,7 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     runs = sorted((Run(d, r) for d, r in load_records(sweep_dir)), key=lambda r: r.seed)
     if not runs:
         return []
-    out_dir.mkdir(parents=True, exist_ok=True)
-    scale = scale_of(sweep_dir)
+    scale = fs.scale_of(sweep_dir, from_records=True)
     paths = [
         draw_curves(runs, out_dir / f"{NAME}_curves.png", scale),
         draw_snapshots(runs, out_dir / f"{NAME}_snapshots.png"),

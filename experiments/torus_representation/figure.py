@@ -19,12 +19,11 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
-from omegaconf import OmegaConf
 
-from diffcomp.sweeps.aggregate import load_records, parse_overrides
+from diffcomp.sweeps import figure_support as fs
+from diffcomp.sweeps.aggregate import load_records
 
 NAME = "torus_representation"
-DPI = 110
 IDEAL_COLOURS = {"data": "tab:green", "clifford": "tab:orange", "3d": "tab:blue"}  # Fig. 3's colours
 TESTS = (("xy", "x-on-y"), ("xx", "x-on-x"), ("yy", "y-on-y"))
 STATISTICS = (
@@ -40,67 +39,9 @@ N_SPECTRUM = 15  # PCs shown per spectrum, as Fig. 2d
 # records
 
 
-class Run:
-    """One seed's record, indexed by step (the last entry wins when a step repeats).
-
-    A plain class, not a dataclass: the figure loader runs this file without registering it in
-    ``sys.modules``, which ``@dataclass`` needs.
-    """
-
-    def __init__(self, seed: int, job_dir: Path, record: dict, evals: dict[int, dict], analyses: dict[int, dict]):
-        self.seed, self.job_dir, self.record = seed, job_dir, record
-        self.evals, self.analyses = evals, analyses
-        self._arrays: dict[int, dict | None] = {}
-
-    def acc(self, step: int) -> float | None:
-        return self.evals.get(step, {}).get("eval/acc")
-
-    def arrays(self, step: int) -> dict[str, np.ndarray] | None:
-        """The analysis arrays saved at ``step`` (read once), or None when missing or unreadable."""
-        if step not in self._arrays:
-            path = self.job_dir / "analysis" / f"step_{step:07d}" / "arrays.npz"
-            try:
-                with np.load(path) as saved:
-                    self._arrays[step] = {key: saved[key] for key in saved.files}
-            except Exception:
-                self._arrays[step] = None
-        return self._arrays[step]
-
-    def array_steps(self) -> list[int]:
-        """Analysed steps whose arrays exist on disk."""
-        return [
-            s for s in sorted(self.analyses) if (self.job_dir / "analysis" / f"step_{s:07d}" / "arrays.npz").exists()
-        ]
-
-
-def _by_step(entries) -> dict[int, dict]:
-    return {int(e["step"]): e for e in entries or [] if isinstance(e, dict) and e.get("step") is not None}
-
-
-def load_runs(sweep_dir: Path) -> list[Run]:
-    runs = []
-    for job_dir, record in load_records(sweep_dir):
-        seed = record.get("seed", (record.get("config") or {}).get("seed", 0))
-        runs.append(
-            Run(
-                int(seed or 0),
-                job_dir,
-                record,
-                _by_step(record.get("history")),
-                _by_step(record.get("analysis_history")),
-            )
-        )
-    return sorted(runs, key=lambda r: r.seed)
-
-
-def scale_of(sweep_dir: Path) -> str:
-    """The ``scale=`` choice saved in the sweep's multirun.yaml, else in a record's overrides ('?')."""
-    try:
-        scale = OmegaConf.select(OmegaConf.load(Path(sweep_dir) / "multirun.yaml"), "hydra.runtime.choices.scale")
-    except Exception:
-        scale = None
-    records = (parse_overrides(record.get("overrides", [])).get("scale") for _, record in load_records(sweep_dir))
-    return str(scale or next((s for s in records if s is not None), "?"))
+def load_runs(sweep_dir: Path) -> list[fs.JobHistory]:
+    """One history per seed's record, lowest seed first."""
+    return sorted((fs.JobHistory(job_dir, record) for job_dir, record in load_records(sweep_dir)), key=lambda r: r.seed)
 
 
 # The Betti rule reads the diagram in the window [0, 1.5 x cloud radius]: the default ``window`` of
@@ -117,29 +58,29 @@ def _checkpoints(steps: list[int], n: int) -> list[int]:
     return [steps[i] for i in picks]
 
 
-def _save(fig: Figure, path: Path) -> Path:
-    fig.savefig(path, dpi=DPI)
-    return path
+def _last_step_with(run: fs.JobHistory, key: str) -> int | None:
+    """The last analysed step whose saved arrays hold ``key``."""
+    return next((s for s in reversed(run.array_steps()) if key in (run.arrays(s) or {})), None)
 
 
 def _fmt(value, spec: str = ".2f") -> str:
-    return "–" if value is None or (isinstance(value, float) and not np.isfinite(value)) else format(value, spec)
+    return fs.number_text(value, spec)
 
 
 # ---------------------------------------------------------------------------------------------
 # figures
 
 
-def draw_training(runs: list[Run], path: Path, scale: str) -> Path | None:
+def draw_training(runs: list[fs.JobHistory], path: Path, scale: str) -> Path | None:
     """Fig. 2c: accuracy, participation ratio and top-4 explained variance against steps, per seed."""
     if not any(r.evals or r.analyses for r in runs):
         return None
     fig = Figure(figsize=(5.2, 6.4), layout="constrained")
     axes = fig.subplots(3, 1, sharex=True)
     rows = (
-        (axes[0], "evals", "eval/acc", "accuracy"),
-        (axes[1], "analyses", "repr/participation_ratio", "participation ratio"),
-        (axes[2], "analyses", "repr/explained_var_top4", "explained var., top 4 PCs"),
+        (axes[0], "eval/acc", "accuracy"),
+        (axes[1], "repr/participation_ratio", "participation ratio"),
+        (axes[2], "repr/explained_var_top4", "explained var., top 4 PCs"),
     )
     for k, run in enumerate(runs):
         style = {
@@ -149,13 +90,11 @@ def draw_training(runs: list[Run], path: Path, scale: str) -> Path | None:
             "color": f"C{k}",
             "label": f"seed {run.seed}",
         }
-        for ax, source, key, _ in rows:
-            points = [
-                (s, e[key]) for s, e in sorted(getattr(run, source).items()) if isinstance(e.get(key), (int, float))
-            ]
-            if points:
-                ax.plot(*zip(*points), **style)
-    for ax, _, _, label in rows:
+        for ax, key, _ in rows:
+            steps, values = run.series(key)
+            if len(steps):
+                ax.plot(steps, values, **style)
+    for ax, _, label in rows:
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     axes[0].set_ylim(-0.02, 1.02)
@@ -164,10 +103,10 @@ def draw_training(runs: list[Run], path: Path, scale: str) -> Path | None:
     axes[2].set_xlabel("training step")
     axes[0].legend(frameon=False, fontsize=8)
     fig.suptitle(f"Fig. 2c: accuracy and effective dimension over training (scale={scale})", fontsize=9)
-    return _save(fig, path)
+    return fs.save_figure(fig, path)
 
 
-def draw_spectra(runs: list[Run], path: Path, n_checkpoints: int = 4, max_seeds: int = 3) -> Path | None:
+def draw_spectra(runs: list[fs.JobHistory], path: Path, n_checkpoints: int = 4, max_seeds: int = 3) -> Path | None:
     """Fig. 2d: the first 15 PCA eigenvalues (variance ratios) at ~4 checkpoints, a row per seed."""
     rows = [(run, _checkpoints(run.array_steps(), n_checkpoints)) for run in runs[:max_seeds]]
     rows = [(run, steps) for run, steps in rows if steps]
@@ -199,10 +138,10 @@ def draw_spectra(runs: list[Run], path: Path, n_checkpoints: int = 4, max_seeds:
             if j == 0:
                 ax.set_ylabel("explained var. ratio", fontsize=8)
     fig.suptitle("Fig. 2d: PCA eigenspectra (top 4 in red)", fontsize=9)
-    return _save(fig, path)
+    return fs.save_figure(fig, path)
 
 
-def draw_projections(run: Run, path: Path) -> Path | None:
+def draw_projections(run: fs.JobHistory, path: Path) -> Path | None:
     """Fig. 2e-g: PCs (1, 3) and (2, 4) at the start, middle and end, coloured by mu_x and by mu_y."""
     steps = _checkpoints(run.array_steps(), 3)
     snapshots = [(s, run.arrays(s)) for s in steps]
@@ -238,15 +177,14 @@ def draw_projections(run: Run, path: Path) -> Path | None:
     if scatter is not None:
         fig.colorbar(scatter, ax=grid[:, -1], label="mu (px, periodic)", shrink=0.8)
     fig.suptitle(f"Fig. 2e-g: PCA projections of the layer-4 representation (seed {run.seed})", fontsize=9)
-    return _save(fig, path)
+    return fs.save_figure(fig, path)
 
 
-def draw_persistence(run: Run, path: Path) -> Path | None:
+def draw_persistence(run: fs.JobHistory, path: Path) -> Path | None:
     """Fig. 2b (right): the final persistence diagram, in units of the cloud's radius, with the Betti cut."""
-    steps = [s for s in run.array_steps() if "diagram_h0" in (run.arrays(s) or {})]
-    if not steps:
+    step = _last_step_with(run, "diagram_h0")
+    if step is None:
         return None
-    step = steps[-1]
     arrays, scalars = run.arrays(step), run.analyses.get(step, {})
     scale = float(arrays.get("topology_scale", scalars.get("repr/topology_scale", 1.0)) or 1.0)
     diagrams = [
@@ -277,15 +215,14 @@ def draw_persistence(run: Run, path: Path) -> Path | None:
     betti = tuple(scalars.get(f"repr/betti{d}") for d in range(3))
     ax.set_title(f"persistence, seed {run.seed}, step {step}\nBetti {betti} (a torus: (1, 2, 1))", fontsize=9)
     ax.legend(frameon=False, fontsize=8, loc="lower right")
-    return _save(fig, path)
+    return fs.save_figure(fig, path)
 
 
-def draw_torus_tests(run: Run, path: Path, bins: int = 30) -> Path | None:
+def draw_torus_tests(run: fs.JobHistory, path: Path, bins: int = 30) -> Path | None:
     """Fig. 3: histograms of the test statistics, data against the ideal Clifford and 3-D tori (final step)."""
-    steps = [s for s in run.array_steps() if "torus_data_xy_pcos" in (run.arrays(s) or {})]
-    if not steps:
+    step = _last_step_with(run, "torus_data_xy_pcos")
+    if step is None:
         return None
-    step = steps[-1]
     arrays, scalars = run.arrays(step), run.analyses.get(step, {})
     fig = Figure(figsize=(9.5, 7.2), layout="constrained")
     grid = fig.subplots(len(TESTS), len(STATISTICS), squeeze=False)
@@ -328,10 +265,10 @@ def draw_torus_tests(run: Run, path: Path, bins: int = 30) -> Path | None:
         "y axis fitted to the data: the ideal tori's one-bin spikes run off the top",
         fontsize=9,
     )
-    return _save(fig, path)
+    return fs.save_figure(fig, path)
 
 
-def draw_wasserstein(runs: list[Run], path: Path) -> Path | None:
+def draw_wasserstein(runs: list[fs.JobHistory], path: Path) -> Path | None:
     """Fig. 8: Wasserstein distances of the data's statistics to the ideal tori over training."""
     panels = [
         ("orth", "orthogonality (paper's)"),
@@ -347,13 +284,14 @@ def draw_wasserstein(runs: list[Run], path: Path) -> Path | None:
         for k, run in enumerate(runs):
             for ideal in ("clifford", "3d"):
                 key = f"repr/wasserstein_{ideal}" if stat is None else f"repr/wasserstein_{stat}_{ideal}"
-                points = [(s, a[key]) for s, a in sorted(run.analyses.items()) if isinstance(a.get(key), (int, float))]
-                if points:
+                steps, values = fs.series(run.analyses, key)
+                if len(steps):
                     label = f"{'Clifford' if ideal == 'clifford' else '3-D'}" + (
                         f", seed {run.seed}" if len(runs) > 1 else ""
                     )
                     ax.plot(
-                        *zip(*points),
+                        steps,
+                        values,
                         marker="o",
                         ms=3,
                         ls=SEED_STYLES[k % len(SEED_STYLES)],
@@ -372,22 +310,14 @@ def draw_wasserstein(runs: list[Run], path: Path) -> Path | None:
         "early steps need not be a torus",
         fontsize=9,
     )
-    return _save(fig, path)
+    return fs.save_figure(fig, path)
 
 
 # ---------------------------------------------------------------------------------------------
 # table
 
 
-def _row(cells) -> str:
-    return "| " + " | ".join(str(c) for c in cells) + " |"
-
-
-def _table(header: list[str]) -> list[str]:
-    return [_row(header), _row(["---"] * len(header))]
-
-
-def _state(run: Run, step: int) -> list[str]:
+def _state(run: fs.JobHistory, step: int) -> list[str]:
     """The representation's numbers at one analysed step: PR, top-4 variance, Betti, distances, verdict."""
     a = run.analyses.get(step, {})
     betti = tuple(a.get(f"repr/betti{d}") for d in range(3))
@@ -401,7 +331,7 @@ def _state(run: Run, step: int) -> list[str]:
     ]
 
 
-def write_table(runs: list[Run], path: Path, scale: str) -> Path:
+def write_table(runs: list[fs.JobHistory], path: Path, scale: str) -> Path:
     """The figures' numbers: the last evaluation per seed, then every analysed evaluation."""
     state = ["PR", "top-4 var.", "Betti (H0,H1,H2)", "W Clifford", "W 3-D", "verdict"]
     lines = [
@@ -412,7 +342,7 @@ def write_table(runs: list[Run], path: Path, scale: str) -> Path:
         "parallelism r, summed over the x-on-y, x-on-x, y-on-y tests) to the ideal torus; the verdict is the nearer "
         "one.",
         "",
-        *_table(["seed", "step", "acc", "acc_x", "acc_y", "PR peak (step)", *state]),
+        *fs.markdown_header(["seed", "step", "acc", "acc_x", "acc_y", "PR peak (step)", *state]),
     ]
     for run in runs:
         if not run.analyses and not run.evals:
@@ -422,21 +352,16 @@ def write_table(runs: list[Run], path: Path, scale: str) -> Path:
         prs = [
             (a["repr/participation_ratio"], s)
             for s, a in run.analyses.items()
-            if _number(a.get("repr/participation_ratio"))
+            if fs.is_number(a.get("repr/participation_ratio"))
         ]
         peak = f"{_fmt(max(prs)[0])} ({max(prs)[1]})" if prs else "–"
         accuracies = [_fmt(e.get(f"eval/{k}"), ".3f") for k in ("acc", "acc_x", "acc_y")]
-        lines.append(_row([run.seed, step, *accuracies, peak, *_state(run, step)]))
-    lines += ["", "Over training:", "", *_table(["seed", "step", "acc", *state])]
+        lines.append(fs.markdown_row([run.seed, step, *accuracies, peak, *_state(run, step)]))
+    lines += ["", "Over training:", "", *fs.markdown_header(["seed", "step", "acc", *state])]
     for run in runs:
         for step in sorted(set(run.analyses) | set(run.evals)):
-            lines.append(_row([run.seed, step, _fmt(run.acc(step), ".3f"), *_state(run, step)]))
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def _number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+            lines.append(fs.markdown_row([run.seed, step, _fmt(run.acc(step), ".3f"), *_state(run, step)]))
+    return fs.write_lines(path, lines)
 
 
 def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
@@ -445,8 +370,7 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     runs = load_runs(sweep_dir)
     if not runs:
         return []
-    out_dir.mkdir(parents=True, exist_ok=True)
-    scale = scale_of(sweep_dir)
+    scale = fs.scale_of(sweep_dir, from_records=True)
     first = runs[0]
     paths = [
         draw_training(runs, out_dir / f"{NAME}_training.png", scale),
