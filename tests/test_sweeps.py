@@ -51,7 +51,13 @@ def records(sweep_dir: Path) -> dict[str, dict]:
 def test_slurm_launcher_composes_where_and_what_separately():
     cfg = compose_config(["hydra/launcher=slurm"], return_hydra_config=True)
     launcher = cfg.hydra.launcher
-    assert launcher._target_.endswith("submitit_launcher.SlurmLauncher")
+    # Our launcher is hydra-submitit-launcher's SLURM launcher, able to detach; waiting stays the default.
+    # (compared by name: Hydra's plugin discovery may import the plugin modules a second time)
+    from hydra.utils import get_class
+
+    bases = [f"{c.__module__}.{c.__qualname__}" for c in get_class(launcher._target_).__mro__]
+    assert "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher" in bases
+    assert launcher.detach is False
     assert launcher.setup[0] == "unset CUDA_VISIBLE_DEVICES"
     assert launcher.gpus_per_node == 1 and launcher.max_num_timeout > 0 and launcher.signal_delay_s > 0
     other = compose_config(
