@@ -62,7 +62,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -373,34 +373,41 @@ def plot_ood_loss(histories: dict[str, dict], path: Path, title: str = "") -> No
     plt.close(fig)
 
 
+def ood_loss_panel(ax, model: str, curves: Mapping[int, np.ndarray], tolerance: float, legend_size: float = 7) -> None:
+    """OOD loss over training for every seed on one axis: swing-by seeds in colour with their trough
+    (triangle) and peak (cross), the other seeds thin and grey (the task's figure and the experiment's)."""
+    import matplotlib.pyplot as plt
+
+    palette = [plt.get_cmap("tab10")(k) for k in (0, 1, 2, 3, 4, 5, 6, 8, 9)]  # tab10 without its grey
+    swings = 0
+    for seed, loss in curves.items():
+        steps = np.arange(len(loss)) + 1
+        if has_swing_by(loss, tolerance):
+            colour = palette[swings % len(palette)]
+            swings += 1
+            label = f"seed {seed}" if swings <= 12 else None  # a legend of at most 12 seeds
+            ax.plot(steps, loss, color=colour, linewidth=1.6, label=label, zorder=3)
+            sb = swing_by(loss)
+            ax.plot(sb["trough_step"] + 1, sb["trough_value"], "v", color=colour, markersize=6, zorder=4)
+            ax.plot(sb["peak_step"] + 1, sb["peak_value"], "x", color=colour, markersize=7, zorder=4)
+        else:
+            ax.plot(steps, loss, color="0.6", linewidth=0.8, zorder=2)
+    ax.set_xscale("log")
+    ax.set_ylim(0, None)
+    ax.set_xlabel("GD step + 1")
+    ax.set_title(f"{model}: {swings} of {len(curves)} seeds swing by", fontsize=9)
+    if swings:
+        ax.legend(fontsize=legend_size, title="swing-by", title_fontsize=legend_size)
+
+
 def plot_ood_loss_by_seed(curves: dict[str, dict[int, np.ndarray]], tolerance: float, path: Path) -> None:
-    """OOD loss over training for every seed, a panel per model: swing-by seeds in colour with their
-    trough (triangle) and peak (cross), the other seeds thin and grey."""
+    """:func:`ood_loss_panel` for every model, side by side."""
     import matplotlib.pyplot as plt
 
     models = list(curves)
     fig, axes = plt.subplots(1, len(models), figsize=(4.3 * len(models), 3.7), squeeze=False)
-    palette = [plt.get_cmap("tab10")(k) for k in (0, 1, 2, 3, 4, 5, 6, 8, 9)]  # tab10 without its grey
     for ax, model in zip(axes[0], models):
-        swings = 0
-        for seed, loss in curves[model].items():
-            steps = np.arange(len(loss)) + 1
-            if has_swing_by(loss, tolerance):
-                colour = palette[swings % len(palette)]
-                swings += 1
-                label = f"seed {seed}" if swings <= 12 else None  # a legend of at most 12 seeds
-                ax.plot(steps, loss, color=colour, linewidth=1.6, label=label, zorder=3)
-                sb = swing_by(loss)
-                ax.plot(sb["trough_step"] + 1, sb["trough_value"], "v", color=colour, markersize=6, zorder=4)
-                ax.plot(sb["peak_step"] + 1, sb["peak_value"], "x", color=colour, markersize=7, zorder=4)
-            else:
-                ax.plot(steps, loss, color="0.6", linewidth=0.8, zorder=2)
-        ax.set_xscale("log")
-        ax.set_ylim(0, None)
-        ax.set_xlabel("GD step + 1")
-        ax.set_title(f"{model}: {swings} of {len(curves[model])} seeds swing by", fontsize=9)
-        if swings:
-            ax.legend(fontsize=7, title="swing-by", title_fontsize=7)
+        ood_loss_panel(ax, model, curves[model], tolerance)
     axes[0][0].set_ylabel("OOD loss ½‖f(x_b) − x_b‖²")
     fig.suptitle(f"grey: no swing-by (a rise > {tolerance:g} × initial loss between two falls)", fontsize=8)
     fig.tight_layout()

@@ -22,10 +22,10 @@ from matplotlib.figure import Figure
 
 from diffcomp.sweeps import figure_support as fs
 from diffcomp.sweeps.aggregate import load_records
+from diffcomp.theory.identity_mapping import ood_loss_panel
 
 NAME = "identity_mapping"
 MODEL_COLOURS = {"linear": "tab:blue", "symmetric": "tab:orange", "mlp": "tab:green"}
-SWING_COLOURS = ["tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:blue", "tab:orange"]
 
 
 def _models(record: dict) -> list[str]:
@@ -40,30 +40,14 @@ def _fractions(record: dict) -> list[str]:
     return [f"{float(f):g}" for f in task.get("learn_fractions") or [0.5, 0.9]]
 
 
-def _panel_ood(ax, model: str, curves: np.ndarray | None, seeds, rows: dict[int, dict], tolerance: float) -> None:
-    """OOD loss of every seed; the record's swing-by seeds coloured, trough (v) and peak (x) marked."""
+def _panel_ood(ax, model: str, curves: np.ndarray | None, seeds, tolerance: float) -> None:
+    """OOD loss of every seed, swing-by seeds coloured (the task's own panel), or a note without curves."""
     if curves is None or not len(curves):
         ax.text(0.5, 0.5, "no per-seed curves", ha="center", va="center", transform=ax.transAxes, fontsize=8)
         ax.set_title(model, fontsize=9)
         return
-    steps = np.arange(curves.shape[1]) + 1
-    swings = 0
-    for seed, loss in zip(seeds, curves):
-        row = rows.get(int(seed), {})
-        if row.get("swing_by"):
-            colour = SWING_COLOURS[swings % len(SWING_COLOURS)]
-            swings += 1
-            ax.plot(steps, loss, color=colour, lw=1.4, zorder=3, label=f"seed {int(seed)}" if swings <= 8 else None)
-            ax.plot(row["trough_step"] + 1, row["trough_value"], "v", color=colour, ms=5, zorder=4)
-            ax.plot(row["peak_step"] + 1, row["peak_value"], "x", color=colour, ms=6, zorder=4)
-        else:
-            ax.plot(steps, loss, color="0.65", lw=0.7, zorder=2)
-    ax.set_xscale("log")
-    ax.set_ylim(0, None)
-    ax.set_xlabel("GD step + 1", fontsize=8)
-    ax.set_title(f"{model}: {swings} of {len(curves)} seeds swing by", fontsize=9)
-    if swings:
-        ax.legend(fontsize=6, title="swing-by", title_fontsize=6, loc="upper right")
+    ood_loss_panel(ax, model, {int(seed): loss for seed, loss in zip(seeds, curves)}, tolerance, legend_size=6)
+    ax.xaxis.label.set_fontsize(8)
     ax.tick_params(labelsize=7)
     ax.grid(alpha=0.25)
 
@@ -239,8 +223,7 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     grid = fig.add_gridspec(2, max(len(models), 3))
     top = [fig.add_subplot(grid[0, i]) for i in range(max(len(models), 1))]
     for i, model in enumerate(models):
-        rows = {int(r["seed"]): r for r in record.get("per_seed") or [] if r.get("model") == model}
-        _panel_ood(top[i], model, arrays.get(f"{model}_ood_loss_by_seed"), seeds, rows, tolerance)
+        _panel_ood(top[i], model, arrays.get(f"{model}_ood_loss_by_seed"), seeds, tolerance)
     top[0].set_ylabel("OOD loss ½‖f(x_b) − x_b‖²", fontsize=8)
     if mu:
         _panel_learning(fig.add_subplot(grid[1, : max(len(models), 3) - 1]), record, models, mu, lr)
