@@ -22,6 +22,7 @@ from diffcomp.localscores.locality import (
     plot_locality,
     removal_sets,
     timestep_grid,
+    uniform_share,
     window_share,
 )
 
@@ -128,25 +129,69 @@ def test_a_smaller_radius_reads_the_kernel_share():
     # at R = 1 an interior pixel keeps the inner 3 x 3 of the (flipped) kernel's squared mass
     images, conditions = requests()
     pixel = pixel_locality(LocalByHand(KERNEL5), images, conditions, SCHEDULE, [0], radius=1, pixels=INTERIOR)
-    expected = (KERNEL5[1:4, 1:4] ** 2).sum() / (KERNEL5**2).sum()
+    # (the centre weight, d eps_i / d x_i, is the diagonal: it counts neither inside nor in the total)
+    centre = KERNEL5[2, 2] ** 2
+    expected = ((KERNEL5[1:4, 1:4] ** 2).sum() - centre) / ((KERNEL5**2).sum() - centre)
     np.testing.assert_allclose(pixel.values, expected.item(), rtol=1e-6)
     # a condition's box of radius 2 (5 x 5, uniform) keeps 9 / 25 of its energy within radius 1
     cond = conditional_locality(LocalByHand(KERNEL5, cond_radius=2), images, conditions, SCHEDULE, [0], radius=1)
     np.testing.assert_allclose(cond.values, 9 / 25, rtol=1e-6)  # float32 differences
 
 
+IDENTITY3 = torch.zeros(3, 3)
+IDENTITY3[1, 1] = 1.0
+
+
 def test_adding_the_global_sum_spreads_the_sensitivity():
-    # J_ij = delta_ij + g for every pair: at R = 0 the share is (1 + g)^2 / ((1 + g)^2 + (N^2 - 1) g^2)
+    # J_ij = delta_ij + g for every pair: off the diagonal every pixel weighs g^2, so at R = 1 an
+    # interior pixel keeps its 8 neighbours of the N^2 - 1 others, however large the identity term
     images, conditions = requests()
     g = 0.1
-    identity = torch.zeros(3, 3)
-    identity[1, 1] = 1.0
     pixel = pixel_locality(
-        LocalByHand(identity, global_weight=g), images, conditions, SCHEDULE, STEPS, radius=0, pixels=5
+        LocalByHand(IDENTITY3, global_weight=g), images, conditions, SCHEDULE, STEPS, radius=1, pixels=INTERIOR
     )
-    expected = (1 + g) ** 2 / ((1 + g) ** 2 + (N * N - 1) * g**2)
-    np.testing.assert_allclose(pixel.values, expected, rtol=1e-6)
-    assert expected < 0.35
+    np.testing.assert_allclose(pixel.values, 8 / (N * N - 1), rtol=1e-6)
+
+
+def test_the_uniform_reference_is_what_a_global_dependence_reads():
+    # the global-sum model above is the uniform dependence: it reads uniform_share("pixels", ...)
+    assert uniform_share("pixels", 1, N) == pytest.approx(8 / (N * N - 1))
+    # a condition acting everywhere (GlobalConditions below) reads uniform_share("conditions", ...)
+    assert uniform_share("conditions", 1, N) == pytest.approx(9 / N**2)
+    assert uniform_share("conditions", 40, N) == 1.0 and uniform_share("pixels", 40, N) == 1.0
+    with pytest.raises(ValueError, match="measure"):
+        uniform_share("pixel", 1, N)
+
+
+def test_the_identity_is_not_locality():
+    # eps = x_t (what eps-prediction reads at high noise) depends on no other pixel: undefined, not 1
+    images, conditions = requests()
+    pixel = pixel_locality(LocalByHand(IDENTITY3), images, conditions, SCHEDULE, STEPS, radius=2, pixels=4)
+    assert np.all(np.isnan(pixel.values)) and np.all(pixel.count == 0)
+
+
+class EpsFromX0(nn.Module):
+    """``eps = (x_t - sqrt(abar_t) x0_hat(x_t)) / sqrt(1 - abar_t)`` around an x0-predictor ``inner``."""
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x, t, conditions):
+        abar = SCHEDULE.alpha_bars[t].float()[:, None, None, None]
+        return (x - abar.sqrt() * self.inner(x, t, conditions)) / (1 - abar).sqrt()
+
+
+def test_the_share_is_the_same_for_eps_and_x0_prediction():
+    # off the diagonal d eps / d x_t = -sqrt(abar / (1 - abar)) d x0_hat / d x_t: same share at every t
+    images, conditions = requests()
+    x0_model = LocalByHand(KERNEL5, global_weight=0.02)
+    direct = pixel_locality(x0_model, images, conditions, SCHEDULE, STEPS[:-1], radius=1, pixels=INTERIOR)
+    through_eps = pixel_locality(
+        EpsFromX0(x0_model), images, conditions, SCHEDULE, STEPS[:-1], radius=1, pixels=INTERIOR
+    )
+    np.testing.assert_allclose(through_eps.values, direct.values, rtol=1e-4)
+    assert 0.05 < direct.mean[0] < 0.95  # a share that could differ, not a trivial 0 or 1
 
 
 def test_a_condition_acting_everywhere_reads_its_window_area():
@@ -165,7 +210,7 @@ def test_locality_follows_a_time_dependent_mixing():
     pixel = pixel_locality(model, images, conditions, SCHEDULE, STEPS, radius=1, pixels=INTERIOR)
     for k, t in enumerate(STEPS):
         w = g * t / (T - 1)
-        inside = ((kernel + w) ** 2).sum()
+        inside = ((kernel + w) ** 2).sum() - (kernel[1, 1] + w) ** 2  # the diagonal left out
         np.testing.assert_allclose(pixel.values[k], (inside / (inside + (N * N - 9) * w**2)).item(), rtol=1e-6)
     assert pixel.mean[0] == pytest.approx(1.0) and np.all(np.diff(pixel.mean) < 0)
 
@@ -180,7 +225,8 @@ def test_the_local_denoiser_is_local_within_its_receptive_radius():
     np.testing.assert_allclose(pixel.values, 1.0, rtol=0, atol=1e-9)
     cond = conditional_locality(model, images, conditions, SCHEDULE, STEPS, radius=reach["conditions"])
     np.testing.assert_allclose(cond.values, 1.0, rtol=0, atol=1e-9)
-    assert pixel_locality(model, images, conditions, SCHEDULE, STEPS, radius=0, pixels=4).mean.max() < 1.0
+    # nothing but the diagonal lies within radius 0, and the diagonal does not count
+    assert np.all(pixel_locality(model, images, conditions, SCHEDULE, STEPS, radius=0, pixels=4).values == 0)
 
 
 def test_the_global_unet_is_not_local():

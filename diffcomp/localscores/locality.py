@@ -7,20 +7,26 @@ that claim on any denoiser ``model(x_t [B,1,N,N], t [B], conditions [B,K,3]) -> 
 (trained or not; a condition slot is ``(mu_x, mu_y, valid)``, pixel (1, 1) top-left, x the column):
 
 * **pixel locality** - for a sample of output pixels i and noisy inputs x_t, the share of the
-  sensitivity ``sum_j (d eps_i / d x_j)^2`` (one row of the Jacobian, by autograd) that comes from
-  input pixels j within max-norm radius R of i;
+  sensitivity to the *other* pixels, ``sum_{j != i} (d eps_i / d x_j)^2`` (one row of the Jacobian,
+  by autograd, without its diagonal), that comes from input pixels j within max-norm radius R of i.
+  The diagonal is left out because the eps-parametrisation carries the identity:
+  ``eps = (x_t - sqrt(abar) x0_hat) / sqrt(1 - abar)``, so ``d eps_i / d x_i`` holds a self-dependence
+  of size ``1 / sqrt(1 - abar)`` that every denoiser has and that would read any model as local (it
+  did, in the first cpu run: 1.00 for all four trained models at every t). Off the diagonal eps, x0_hat and the score differ
+  only by a factor, so the share is the same whichever of them the model predicts;
 * **conditional locality** - for each valid condition c of a request, the change of the predicted
   noise when c alone is removed (its slot zeroed, as padding is): the share of the change's energy
   ``sum_p (eps_p - eps'_p)^2`` at pixels p within max-norm radius R of c's location.
 
 Both lie in [0, 1], 1 = perfectly local; a share is NaN where its denominator is 0 (an output that
-ignores the input, a condition without any effect). A perfectly global uniform dependence reads
-``(2R + 1)^2 / N^2`` (0.035 at R = 1 on 16 x 16). The noisy inputs are ``x_t = sqrt(abar_t) x_0 +
+ignores the other pixels, a condition without any effect). A perfectly global uniform dependence
+reads ``((2R + 1)^2 - 1) / (N^2 - 1)`` for pixels (0.031 at R = 1 on 16 x 16) and ``(2R + 1)^2 / N^2``
+for conditions (0.035): :func:`uniform_share`, the reference level of the plots. The noisy inputs are ``x_t = sqrt(abar_t) x_0 +
 sqrt(1 - abar_t) eps`` from given clean images with the *same* eps at every t (common random numbers,
 so the curves over t are smooth), and the sampled pixels are the same at every t too.
 
 Untrained, the local denoiser reads exactly 1 within its receptive radii (pixels 1 + depth,
-conditions that + cond_radius), and the global UNet ~0.3-0.6 (pixels, R = 2) and ~0.2 (conditions,
+conditions that + cond_radius), and the global UNet ~0.3-0.4 (pixels, R = 2) and ~0.2 (conditions,
 R = 3): attention, GroupNorm over the map and the broadcast set embedding couple everything.
 
 Cost: one forward + backward per (image, pixel) for the pixel measure, one forward per (request,
@@ -103,6 +109,17 @@ def window_share(energy: Tensor, centres: Tensor, radius: float) -> Tensor:
     )
 
 
+def uniform_share(measure: str, radius: float, size: int) -> float:
+    """The share a perfectly global, uniform dependence reads at an interior point: the reference
+    level below which a measured curve is no more local than chance. ``measure`` is ``"pixels"``
+    (the diagonal left out of window and total) or ``"conditions"``."""
+    require(measure in ("pixels", "conditions"), "measure", measure, "'pixels' or 'conditions'")
+    window = min((2 * math.floor(radius) + 1) ** 2, size**2)
+    if measure == "pixels":
+        return (window - 1) / (size**2 - 1)
+    return window / size**2
+
+
 @contextmanager
 def _evaluating(model: nn.Module) -> Iterator[None]:
     """Eval mode with gradients recorded even inside ``no_grad`` / ``inference_mode``; restores the mode."""
@@ -167,7 +184,7 @@ def pixel_locality(
     seed: int = 0,
     chunk: int = 32,
 ) -> LocalityCurve:
-    """Share of ``||d eps_i / d x_t||^2`` from inputs within ``radius`` of i, per timestep.
+    """Share of ``sum_{j != i} (d eps_i / d x_j)^2`` from inputs j within ``radius`` of i, per timestep.
 
     Args:
         images [B, 1, N, N]: clean images in the model's range, noised at each t with one fixed eps.
@@ -223,6 +240,7 @@ def pixel_locality(
                 picked = eps[torch.arange(len(who), device=device), 0, rows[idx], cols[idx]]
                 (grad,) = torch.autograd.grad(picked.sum(), x)
                 energy = grad[:, 0].double().cpu() ** 2
+                energy[torch.arange(len(who)), rows[idx].cpu(), cols[idx].cpu()] = 0.0  # the diagonal
                 out[k, idx] = window_share(energy, centres[idx], radius).numpy()
     return LocalityCurve(np.array(steps), out, float(radius))
 

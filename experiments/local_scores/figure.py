@@ -21,6 +21,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 
+from diffcomp.localscores.locality import uniform_share
 from diffcomp.sweeps import figure_support as fs
 from diffcomp.sweeps.aggregate import load_records, parse_overrides
 
@@ -131,7 +132,7 @@ def _locality_panel(ax, groups: dict, name: str, size: int) -> float | None:
         )
         ax.fill_between(t, mean - sd, mean + sd, color=colour, alpha=0.12, lw=0)
     if radius is not None and math.isfinite(radius):
-        uniform = min(1.0, (2 * math.floor(radius) + 1) ** 2 / size**2)
+        uniform = uniform_share(name, radius, size)
         ax.axhline(uniform, color="0.4", ls=":", lw=0.9)
         ax.text(
             0.01,
@@ -158,7 +159,8 @@ def _table(groups: dict, trained: list[int], scale: str) -> list[str]:
     lines = [
         f"Scale: {scale}. Scenes of bumps conditioned on the set of their locations; trained on k ∈ {trained}, asked for k ∈ {ks}. "
         "match: share of samples whose detected bumps match the requested locations one-to-one (mean over seeds, n); "
-        "locality: share of the score's sensitivity (pixels) or of a removed condition's effect (conditions) within radius R, "
+        "locality: share of the score's sensitivity to the other pixels (off-diagonal Jacobian) "
+        "or of a removed condition's effect (conditions) within radius R, "
         "at the lowest and the highest measured timestep; condition directions: the mean predicted noise under one "
         "condition minus that under none, at the four corners of the placement grid (high noise); |cos| between them, 0 = "
         "orthogonal (Bradley et al.'s necessary condition for compositionality).",
@@ -218,7 +220,7 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     _k_panel(axes[0, 1], groups, trained, "count_error", "mean |detected − requested| bumps", False)
     axes[0, 1].set_title("count error", fontsize=9)
     for ax, name, what in (
-        (axes[1, 0], "pixels", "pixel locality: Jacobian share within R of the pixel"),
+        (axes[1, 0], "pixels", "pixel locality: off-diagonal Jacobian share within R of the pixel"),
         (axes[1, 1], "conditions", "conditional locality: a removed condition's effect within R"),
     ):
         radius = _locality_panel(ax, groups, name, size)
