@@ -7,7 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+REPO = Path(__file__).resolve().parent.parent
+CONF_DIR = str(REPO / "conf")
+
+# The experiments of the papers: every conf/experiment/ entry but the quick default and the paper run.
+EXPERIMENTS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml") if p.stem not in ("quick", "paper"))
 
 # A model and dataset small enough that a full train-sample-evaluate run takes seconds on a CPU.
 TINY = [

@@ -8,14 +8,11 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from support import EXPERIMENTS, REPO
 
 from diffcomp.sweeps.figures import figure_script
-
-REPO = Path(__file__).resolve().parent.parent
-EXPERIMENTS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml") if p.stem not in ("quick", "paper"))
 
 
 def test_every_experiment_has_its_folder_readme_and_figure_script():

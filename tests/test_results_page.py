@@ -4,11 +4,10 @@ figure and table it shows committed beside it (a moved or missing PNG breaks the
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from support import EXPERIMENTS, REPO
+
 PAGE = REPO / "docs" / "results.md"
-EXPERIMENTS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml") if p.stem not in ("quick", "paper"))
 VERDICTS = ("reproduced", "partly", "not reproduced", "not run")
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")  # markdown links and images, anchors dropped
 

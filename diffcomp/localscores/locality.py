@@ -12,8 +12,9 @@ that claim on any denoiser ``model(x_t [B,1,N,N], t [B], conditions [B,K,3]) -> 
   The diagonal is left out because the eps-parametrisation carries the identity:
   ``eps = (x_t - sqrt(abar) x0_hat) / sqrt(1 - abar)``, so ``d eps_i / d x_i`` holds a self-dependence
   of size ``1 / sqrt(1 - abar)`` that every denoiser has and that would read any model as local (it
-  did, in the first cpu run: 1.00 for all four trained models at every t). Off the diagonal eps, x0_hat and the score differ
-  only by a factor, so the share is the same whichever of them the model predicts;
+  did, in the first cpu run: 1.00 for all four trained models at every t). Off the diagonal eps,
+  x0_hat and the score differ only by a factor, so the share is the same whichever of them the
+  model predicts;
 * **conditional locality** - for each valid condition c of a request, the change of the predicted
   noise when c alone is removed (its slot zeroed, as padding is): the share of the change's energy
   ``sum_p (eps_p - eps'_p)^2`` at pixels p within max-norm radius R of c's location.
@@ -21,9 +22,10 @@ that claim on any denoiser ``model(x_t [B,1,N,N], t [B], conditions [B,K,3]) -> 
 Both lie in [0, 1], 1 = perfectly local; a share is NaN where its denominator is 0 (an output that
 ignores the other pixels, a condition without any effect). A perfectly global uniform dependence
 reads ``((2R + 1)^2 - 1) / (N^2 - 1)`` for pixels (0.031 at R = 1 on 16 x 16) and ``(2R + 1)^2 / N^2``
-for conditions (0.035): :func:`uniform_share`, the reference level of the plots. The noisy inputs are ``x_t = sqrt(abar_t) x_0 +
-sqrt(1 - abar_t) eps`` from given clean images with the *same* eps at every t (common random numbers,
-so the curves over t are smooth), and the sampled pixels are the same at every t too.
+for conditions (0.035): :func:`uniform_share`, the reference level of the plots. The noisy inputs
+are ``x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps`` from given clean images with the *same* eps at
+every t (common random numbers, so the curves over t are smooth), and the sampled pixels are the
+same at every t too.
 
 Untrained, the local denoiser reads exactly 1 within its receptive radii (pixels 1 + depth,
 conditions that + cond_radius), and the global UNet ~0.3-0.4 (pixels, R = 2) and ~0.2 (conditions,
@@ -219,13 +221,14 @@ def pixel_locality(
     device = _device(model)
     with _evaluating(model):  # everything built inside, so that no inference tensor meets autograd
         if isinstance(pixels, Tensor):
-            where = pixels.detach().clone().long()[None].expand(b, -1, -1)
+            where = pixels.detach().cpu().long()[None].expand(b, -1, -1)
         else:
             where = torch.randint(0, n, (b, pixels, 2), generator=torch.Generator().manual_seed(int(seed) + 1))
         p = where.shape[1]
-        rows, cols = where.reshape(-1, 2).to(device).unbind(1)
+        rows_cpu, cols_cpu = where.reshape(-1, 2).unbind(1)  # where the energy maps (on the CPU) are read
+        rows, cols = rows_cpu.to(device), cols_cpu.to(device)
         owner = torch.arange(b, device=device).repeat_interleave(p)
-        centres = torch.stack([cols + 1, rows + 1], dim=1).double().cpu()
+        centres = torch.stack([cols_cpu + 1, rows_cpu + 1], dim=1).double()
         x0 = images.detach().clone().to(device)
         cond = conditions.detach().clone().to(device)
         noise = _noise(images, seed).to(device)
@@ -240,7 +243,7 @@ def pixel_locality(
                 picked = eps[torch.arange(len(who), device=device), 0, rows[idx], cols[idx]]
                 (grad,) = torch.autograd.grad(picked.sum(), x)
                 energy = grad[:, 0].double().cpu() ** 2
-                energy[torch.arange(len(who)), rows[idx].cpu(), cols[idx].cpu()] = 0.0  # the diagonal
+                energy[torch.arange(len(who)), rows_cpu[idx], cols_cpu[idx]] = 0.0  # the diagonal
                 out[k, idx] = window_share(energy, centres[idx], radius).numpy()
     return LocalityCurve(np.array(steps), out, float(radius))
 
