@@ -16,6 +16,7 @@ resumes from that file and ends at the configured number of steps.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -27,6 +28,8 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.trainer.states import RunningStage
 from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+from diffcomp.files import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,48 @@ class Preempted(SystemExit):
         return (
             f"stopped by {signal.Signals(self.code - 128).name} at step {self.step}; last.ckpt saved, rerun to resume"
         )
+
+
+def previous_of(path: Path) -> Path:
+    """``checkpoints/previous.ckpt`` beside ``checkpoints/last.ckpt``: the save before the last one."""
+    return Path(path).with_name("previous" + Path(path).suffix)
+
+
+def resume_point(path: Path) -> tuple[Path | None, str | None]:
+    """The checkpoint to resume from and, when the latest would not load, why it was passed over.
+
+    ``last.ckpt`` when it loads; else ``previous.ckpt`` when that loads; else None (start again from
+    step 0). A checkpoint that will not load (truncated, corrupted) is renamed ``<name>.corrupt`` so
+    that the next save cannot rotate it into ``previous.ckpt``; each one passed over is warned about.
+    """
+    import torch
+
+    problems = []
+    for candidate in (Path(path), previous_of(path)):
+        if not candidate.exists():
+            continue
+        try:
+            torch.load(candidate, map_location="cpu", weights_only=True)
+        except Exception as error:  # torch raises RuntimeError, EOFError, UnpicklingError ... for a broken file
+            if "Weights only load failed" in str(error):
+                return candidate, None  # whole, but holding a type torch won't load safely: fit() says so
+            aside = candidate.with_name(candidate.name + ".corrupt")
+            os.replace(candidate, aside)
+            problems.append(
+                f"{candidate.name} will not load ({type(error).__name__}: {_first_sentence(error)}; kept as {aside.name})"
+            )
+            continue
+        if problems:
+            log.warning("%s: resuming from %s instead", "; ".join(problems), candidate)
+        return candidate, "; ".join(problems) or None
+    if problems:
+        log.warning("%s: starting again from step 0", "; ".join(problems))
+    return None, "; ".join(problems) or None
+
+
+def _first_sentence(error: BaseException) -> str:
+    line = next((line.strip() for line in str(error).splitlines() if line.strip()), "")
+    return line.split(". ")[0].rstrip(".")
 
 
 def trainer_plugins() -> list:
@@ -76,14 +121,17 @@ class LastCheckpoint(Callback):
 
     # --- saving -------------------------------------------------------------------------------
     def save(self, trainer: L.Trainer) -> None:
-        """Save to a temporary file and move it into place: a kill mid-write never corrupts last.ckpt."""
+        """Save to a unique temporary file, then rotate: the old last.ckpt becomes previous.ckpt and the
+        new file last.ckpt. A kill mid-write never corrupts last.ckpt, and one good copy is always kept."""
         if self._saved_step == trainer.global_step and self.path.exists():
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        trainer.save_checkpoint(tmp, weights_only=False)  # the whole state: resumable
+        # Only rank zero writes (the other ranks join the collective save with a path they never use).
         if trainer.is_global_zero:
-            os.replace(tmp, self.path)
+            saving = atomic_path(self.path, keep_previous=previous_of(self.path))
+        else:
+            saving = contextlib.nullcontext(self.path)
+        with saving as tmp:
+            trainer.save_checkpoint(tmp, weights_only=False)  # the whole state: resumable
         self._saved_step = trainer.global_step
         self._last_save = time.monotonic()
 

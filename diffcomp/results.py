@@ -15,11 +15,12 @@ import json
 import os
 import platform
 import subprocess
-import tempfile
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from diffcomp.files import atomic_path
 
 RECORD_NAME = "results.json"
 SCHEMA_VERSION = 1
@@ -88,32 +89,12 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_json_atomic(path: Path, payload: Any) -> None:
-    """Write JSON to ``path`` so that readers see either the old or the new file, never a torn one.
-
-    The file gets the permissions of any file the user creates (``0666 & ~umask``, typically
-    group-readable), not ``mkstemp``'s private 0600, so a lab can share a sweep directory.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=2, sort_keys=False, default=_json_default, allow_nan=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write JSON to ``path`` so that readers see either the old or the new file, never a torn one
+    (:func:`diffcomp.files.atomic_path`: a unique temporary name, then a rename)."""
+    text = json.dumps(payload, indent=2, sort_keys=False, default=_json_default, allow_nan=True) + "\n"
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
 
 
 def _json_default(value: Any) -> Any:
@@ -124,12 +105,29 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def read_record(out_dir: Path) -> dict | None:
-    """The record in ``out_dir``, or None when absent or unreadable (a corrupt record counts as absent)."""
+class UnreadableRecord(ValueError):
+    """A ``results.json`` that exists but cannot be read as a record (truncated, not JSON, not an object)."""
+
+
+def load_record(out_dir: Path) -> dict | None:
+    """The record in ``out_dir``, None when there is none; raises :class:`UnreadableRecord` for a broken one."""
     path = Path(out_dir) / RECORD_NAME
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+        record = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        raise UnreadableRecord(f"{path}: {type(error).__name__}: {error}") from error
+    if not isinstance(record, dict):
+        raise UnreadableRecord(f"{path}: a JSON {type(record).__name__}, not an object")
+    return record
+
+
+def read_record(out_dir: Path) -> dict | None:
+    """The record in ``out_dir``, or None when absent or unreadable (a corrupt record counts as absent)."""
+    try:
+        return load_record(out_dir)
+    except UnreadableRecord:
         return None
 
 
@@ -153,5 +151,6 @@ def new_record(resolved: dict, overrides: list[str], seed: int | None) -> dict:
         "versions": package_versions(),
         "git_commit": git_commit(),
         "host": platform.node(),
+        "pid": os.getpid(),
         "config": resolved,
     }

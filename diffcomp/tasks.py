@@ -6,13 +6,15 @@ runs it (``fn(cfg, out_dir[, prepared]) -> dict`` with ``metrics`` and optionall
 ``device``, ``history`` ...), and ``uses`` lists the top-level config keys the task reads. Only those
 enter the record's ``config`` and its hash, so editing a training setting never invalidates a
 finished percolation job. This module owns the record around the task, so every task gets the same
-``results.json``, skip-on-rerun and failure handling.
+``results.json``, skip-on-rerun, job ownership (a second launch skips what another process runs) and
+failure handling.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
+import os
 import traceback
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from diffcomp.config.checks import number, require
 from diffcomp.logging_setup import log_outcome, scoped_config
+from diffcomp.ownership import JobLock, claim, owner_of
 from diffcomp.results import RECORD_NAME, config_hash, is_complete, new_record, now, read_record, write_json_atomic
 from diffcomp.sweeps.plan import JobPlan, print_plan
 
@@ -64,6 +67,10 @@ def _prepare(cfg: DictConfig):
     )
     if "lambda" in cfg and "lambda" in (task.get("uses") or []):
         number(cfg, "lambda", lo=0, hi=1, lo_open=True, prefix="")
+    if "seed" in cfg:  # every job records its seed; the range is what numpy (and so Lightning) seeds with
+        seed = cfg.seed
+        ok = isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**32
+        require(ok, "seed", seed, f"an integer in [0, {2**32 - 1}]")
     if not task.get("prepare"):
         return None, {"task": task.name}
     prepared = get_method(task.prepare)(cfg)
@@ -88,7 +95,9 @@ def run_job(cfg: DictConfig, out_dir: Path | None = None) -> dict | None:
     """Run the job described by ``cfg``; returns its record (None for a dry run).
 
     In a multirun a failing job writes a ``failed`` record and returns it, so the sweep goes on; a
-    single run re-raises after writing the record.
+    single run re-raises after writing the record. The job's directory is owned by one process at a
+    time (:mod:`diffcomp.ownership`): a job another live process owns is left alone, and the returned
+    ``{"status": "skipped", "owner": "host:pid"}`` tells the sweep's summary.
     """
     context_dir, overrides, multirun = _job_context()
     out_dir = Path(out_dir or context_dir)
@@ -97,6 +106,28 @@ def run_job(cfg: DictConfig, out_dir: Path | None = None) -> dict | None:
     if cfg.get("dry_run", False):
         print_plan([JobPlan(0, overrides, str(out_dir), summary)])
         return None
+    lock = JobLock(None, out_dir) if _secondary_rank() else claim(out_dir)
+    if lock is None:
+        return _skipped(out_dir, overrides)
+    with lock:
+        return _run_owned(cfg, out_dir, overrides, prepared, multirun)
+
+
+def _secondary_rank() -> bool:
+    """A process that Lightning (DDP) or ``srun`` started beside rank 0 runs rank 0's job: it claims nothing."""
+    return any(os.environ.get(key, "0") != "0" for key in ("RANK", "LOCAL_RANK", "SLURM_PROCID"))
+
+
+def _skipped(out_dir: Path, overrides: list[str]) -> dict:
+    """Another live process owns the job (a second launch on the same sweep): leave it to its owner."""
+    owner = owner_of(out_dir)
+    who = str(owner) if owner else "another process"
+    print(f"skipped: owned by {who} (another launch runs it): {out_dir}")
+    return {"status": "skipped", "owner": who, "output_dir": str(out_dir), "overrides": overrides}
+
+
+def _run_owned(cfg: DictConfig, out_dir: Path, overrides: list[str], prepared, multirun: bool) -> dict:
+    """The job, once this process owns its directory: skip it if complete, else run it and write its record."""
     resolved = scoped_config(cfg)
     previous = read_record(out_dir)
     if is_complete(previous, config_hash(resolved)):

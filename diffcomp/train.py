@@ -24,13 +24,14 @@ import lightning as L
 import torch
 from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
-from lightning.pytorch.callbacks import EMAWeightAveraging
+from lightning.pytorch.callbacks import EarlyStopping, EMAWeightAveraging
 from omegaconf import DictConfig, OmegaConf
 
-from diffcomp.checkpointing import LastCheckpoint, trainer_plugins
+from diffcomp.checkpointing import LastCheckpoint, resume_point, trainer_plugins
 from diffcomp.config.checks import ConfigError, choice, number, optional_number, require
 from diffcomp.data.preview import DatasetPreviewCallback
 from diffcomp.diffusion.sampling import SAMPLERS
+from diffcomp.files import atomic_path
 from diffcomp.logging_setup import build_logger, finish_logger, quiet_library_warnings, route_lightning_logs
 from diffcomp.progress import StepProgressBar
 from diffcomp.results import device_name
@@ -64,6 +65,9 @@ def check_training(cfg: DictConfig) -> None:
         steps,
         f"an integer >= 1 with train.epochs=null, or null with train.epochs set (now train.epochs={epochs})",
     )
+    optional_number(t, "target_accuracy", lo=0, hi=1, lo_open=True, prefix="train")
+    optional_number(t.divergence, "max_loss", lo=0, lo_open=True, prefix="train.divergence")
+    number(t.divergence, "after_steps", lo=0, integer=True, prefix="train.divergence")
     ema = t.get("ema_decay")
     require(
         ema is None or (isinstance(ema, (int, float)) and 0 <= ema < 1),
@@ -80,16 +84,34 @@ def check_training(cfg: DictConfig) -> None:
         f"an integer in [1, diffusion.timesteps={timesteps}]",
     )
     number(e, "batch_size", lo=1, integer=True, prefix="eval")
+    number(e, "train_samples", lo=0, integer=True, prefix="eval")
     number(e, "loss_draws", lo=1, integer=True, prefix="eval")
     optional_number(e, "every_n_steps", lo=1, integer=True, prefix="eval")
     require(isinstance(e.get("at_start"), bool), "eval.at_start", e.get("at_start"), "true or false")
+    check_precision(cfg.trainer.get("precision"))
     layers = getattr(get_class(cfg.model._target_), "LAYERS", ())
     probe = e.get("probe_layer")
     require(
-        probe is None or probe in layers,
+        probe is None or probe in layers or not trains(cfg),  # nothing trained, nothing probed (see run)
         "eval.probe_layer",
         probe,
         "null or one of " + (", ".join(layers) or "(none for this model)"),
+    )
+
+
+def check_precision(precision) -> None:
+    """``trainer.precision`` checked against the values Lightning's Trainer accepts (its own lists)."""
+    from typing import get_args
+
+    from lightning.fabric.plugins.precision import precision as lp
+
+    names = get_args(lp._PRECISION_INPUT_STR)
+    aliases = get_args(lp._PRECISION_INPUT_STR_ALIAS) + get_args(lp._PRECISION_INPUT_INT)
+    require(
+        precision is None or (not isinstance(precision, bool) and precision in names + aliases),
+        "trainer.precision",
+        precision,
+        f"one of {', '.join(names)} (or the short forms {', '.join(map(str, aliases))})",
     )
 
 
@@ -130,11 +152,25 @@ def prepare(cfg: DictConfig) -> Prepared:
     return Prepared(datamodule, summary)
 
 
+NOT_TRAINED = {  # what a job of a model with nothing to train records about the parts it skipped
+    "training": "skipped: the model has no parameters (0 steps)",
+    "analysis": "skipped: the model has no layers to probe (eval.probe_layer ignored)",
+}
+
+
+def trains(cfg: DictConfig) -> bool:
+    """Whether the configured model has anything to train (``model=ideal``, the training set's optimal
+    denoiser, has not: its job evaluates it at step 0, without representation analysis)."""
+    return bool(getattr(get_class(cfg.model._target_), "TRAINS", True))
+
+
 def budget(cfg: DictConfig, datamodule) -> dict:
     """Trainer limits: ``train.steps`` optimizer steps whatever the dataset's size (so every lambda of
     a sweep sees the same number of batches, as Sec. 3.3 / D.2 require), or ``train.epochs`` epochs
     of this dataset. ``loss_window``: the steps the reported training loss averages over."""
     t, every = cfg.train, cfg.eval.get("every_n_steps")
+    if not trains(cfg):
+        return {"max_steps": 0, "max_epochs": -1, "steps": 0, "loss_window": 1}
     if t.get("steps") is not None:
         steps = int(t.steps)
         limits = {"max_steps": steps, "max_epochs": -1}
@@ -152,9 +188,18 @@ def build_callbacks(cfg: DictConfig, out_dir: Path) -> dict[str, L.Callback]:
         "checkpoint": LastCheckpoint(out_dir / "checkpoints" / "last.ckpt"),
     }
     analysis = cfg.get("analysis")
-    if analysis is not None and analysis.get("_target_") and cfg.eval.get("probe_layer"):
+    if analysis is not None and analysis.get("_target_") and cfg.eval.get("probe_layer") and trains(cfg):
         callbacks["analysis"] = build(analysis, out_dir=out_dir)
-    if cfg.train.get("ema_decay"):
+    if cfg.train.get("target_accuracy"):
+        # Lightning's EarlyStopping by threshold alone: stop at the first evaluation reaching it.
+        callbacks["target"] = EarlyStopping(
+            monitor="eval/acc",
+            mode="max",
+            stopping_threshold=float(cfg.train.target_accuracy),
+            patience=2**31,
+            check_on_train_epoch_end=False,
+        )
+    if cfg.train.get("ema_decay") and trains(cfg):
         callbacks["ema"] = EMAWeightAveraging(decay=cfg.train.ema_decay)
     if cfg.trainer.get("enable_progress_bar", True):
         callbacks["progress"] = StepProgressBar()
@@ -171,7 +216,8 @@ def run(cfg: DictConfig, out_dir: Path, prepared: Prepared | None = None) -> dic
     torch.set_float32_matmul_precision("high")
     limits = budget(cfg, datamodule)
     model = build(cfg.model)
-    module = build(cfg.diffusion, model=model, loss_window=limits["loss_window"])
+    fixed = {} if trains(cfg) else {"probe_layer": None, "compile": False}  # no layers to probe or compile
+    module = build(cfg.diffusion, model=model, loss_window=limits["loss_window"], **fixed)
     callbacks = build_callbacks(cfg, out_dir)
     evaluation, checkpoint = callbacks["evaluation"], callbacks["checkpoint"]
     logger = build_logger(cfg, out_dir)
@@ -190,7 +236,7 @@ def run(cfg: DictConfig, out_dir: Path, prepared: Prepared | None = None) -> dic
         limit_val_batches=1.0 if every else 0,
         num_sanity_val_steps=0,
     )
-    resume = checkpoint.path if checkpoint.path.exists() else None
+    resume, fallback = resume_point(checkpoint.path)  # last.ckpt, else previous.ckpt, else step 0
     log.info(datamodule.describe())
     try:
         if resume:
@@ -198,11 +244,15 @@ def run(cfg: DictConfig, out_dir: Path, prepared: Prepared | None = None) -> dic
         elif cfg.eval.at_start:
             _validate(trainer, module, datamodule)  # step 0: the untrained model (Fig. 2e)
         started, evaluating = time.perf_counter(), module.validation_seconds
-        trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
+        if trains(cfg):
+            trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
+        else:
+            log.info("%s: nothing to train, evaluated as it is (%s)", cfg.model._target_, NOT_TRAINED["analysis"])
         train_seconds = time.perf_counter() - started - (module.validation_seconds - evaluating)
         if not evaluation.history or evaluation.history[-1]["step"] != trainer.global_step:
             _validate(trainer, module, datamodule)  # the final evaluation, unless the cadence just ran it
-        torch.save(module.model.state_dict(), out_dir / "model.pt")
+        with atomic_path(out_dir / "model.pt") as tmp:
+            torch.save(module.model.state_dict(), tmp)
     finally:
         finish_logger(logger)
     analysis = callbacks.get("analysis")
@@ -224,7 +274,12 @@ def run(cfg: DictConfig, out_dir: Path, prepared: Prepared | None = None) -> dic
         "device": device_name(trainer.strategy.root_device),
         "dataset": prepared.summary,
         "checkpoint": str(checkpoint.path),
-        "resumed_from": {"checkpoint": str(resume), "step": checkpoint.resumed_step} if resume else None,
+        "resumed_from": (
+            {"checkpoint": str(resume) if resume else None, "step": checkpoint.resumed_step or 0, "fallback": fallback}
+            if resume or fallback
+            else None
+        ),
+        **({} if trains(cfg) else {"notes": dict(NOT_TRAINED)}),
     }
 
 

@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "diffcomp"
 
 # Lowest first; a module may import its own layer and the ones below.
 LAYERS = [
-    ("config", "results", "logging_setup", "checkpointing", "progress"),
+    ("config", "files", "ownership", "results", "logging_setup", "checkpointing", "progress"),
     ("data",),
     ("model",),
     ("diffusion",),

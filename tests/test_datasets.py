@@ -160,6 +160,32 @@ def test_cross_region_membership_is_inclusive_on_its_boundaries():
     assert sections["id"].tolist() == [False, False, False, True]
 
 
+@pytest.mark.parametrize("size, bounds", [(32, (13.0, 19.0)), (16, (5.0, 11.0)), (8, (1.0, 7.0))])
+def test_the_cross_is_as_wide_as_a_stripe_at_every_size(size, bounds):
+    # Sec. 3.2: the cut is "around 6 pixels wide ... the width of the Gaussian stripes of sigma = 1.0"
+    # ([13, 19] at N=32): the same 6 px at every N, never scaled below the stripe it hides.
+    spec = spec_of("sos", f"data.size={size}", "data.increment=0.5", "data.holdout.type=cross")
+    assert spec.holdout.x_range == spec.holdout.y_range == bounds
+    # so a stripe centred in the cut reaches no trained composition within its 3-sigma profile
+    composed = spec.label_set.labels[spec.label_set.dimension == DIMENSIONS.index("2d")]
+    centre = size / 2
+    assert (composed - centre).abs().min(dim=1).values.min() > 3 * spec.sigma_x
+
+
+def test_the_cross_follows_each_axis_sigma_and_refuses_a_narrower_cut():
+    spec = spec_of("sos", "data.holdout.type=cross", "data.sigma_x=1.0", "data.sigma_y=0.5")
+    assert spec.holdout.x_range == (13.0, 19.0) and spec.holdout.y_range == (14.5, 17.5)
+    assert spec_of("sos", "data.holdout.type=cross", "data.sigma=0.5", "data.holdout.width=3").holdout.x_range == (
+        14.5,
+        17.5,
+    )
+    with pytest.raises(ConfigError) as info:
+        spec_of("sos", "data.size=16", "data.holdout.type=cross", "data.holdout.width=3")  # the old N/32-scaled cut
+    assert info.value.field == "data.holdout.width" and ">= 6" in str(info.value)
+    # band and square widths are the swept variable (Figs. 11, 12): narrower than a stripe stays allowed
+    assert spec_of("bump", "data.holdout.type=band", "data.holdout.width=1").holdout.x_range == (15.5, 16.5)
+
+
 def test_square_regions_on_their_boundaries():
     interior = spec_of("bump", "data.holdout.type=square", "data.holdout.width=4").holdout
     assert interior.x_range == (13.5, 17.5)  # the 4 grid values nearest to the centre 16: 14 .. 17

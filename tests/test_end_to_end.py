@@ -33,6 +33,9 @@ def test_tiny_run_writes_a_complete_record(finished_run):
         assert 0.0 <= on_disk["metrics"][key] <= 1.0
     assert on_disk["metrics"]["train/final_loss"] > 0  # the mean training loss of the last interval
     assert on_disk["metrics"]["eval/loss"] > 0  # held-out denoising loss at the evaluation labels
+    # its own training distribution: all 16 training labels (fewer than eval.train_samples), 2D bumps
+    assert on_disk["metrics"]["eval/train/n"] == on_disk["metrics"]["eval/train/2d/n"] == 16
+    assert 0.0 <= on_disk["metrics"]["eval/train_score"] == on_disk["metrics"]["eval/train/2d/acc"] <= 1.0
     assert on_disk["timings"]["train_steps"] == 4
     assert on_disk["timings"]["train_images_per_second"] > 0 and on_disk["timings"]["sample_seconds"] > 0
     assert on_disk["config"]["data"]["size"] == 8 and on_disk["seed"] == 0
@@ -58,7 +61,7 @@ def test_failed_single_run_records_the_error_and_reraises(tmp_path, tiny_overrid
     with pytest.raises(FloatingPointError):
         run_job(cfg, out_dir=tmp_path)
     record = json.loads((tmp_path / RECORD_NAME).read_text())
-    assert record["status"] == "failed" and "FloatingPointError" in record["error"]
+    assert record["status"] == "failed" and "Diverged: training loss became" in record["error"]
 
 
 def test_evaluation_at_start_and_at_a_cadence_in_steps(tmp_path, tiny_overrides):
@@ -69,6 +72,7 @@ def test_evaluation_at_start_and_at_a_cadence_in_steps(tmp_path, tiny_overrides)
     assert [h["step"] for h in record["history"]] == [0, 2, 4, 6]  # the final one is the cadence's, not repeated
     assert "train/interval_loss" not in record["history"][0]  # nothing trained yet at step 0
     assert all(h["train/interval_loss"] > 0 and h["eval/loss"] > 0 for h in record["history"][1:])
+    assert all("eval/train_score" in h for h in record["history"])  # every evaluation scores its training labels
     assert record["metrics"]["train/final_loss"] == record["history"][-1]["train/interval_loss"]
 
 

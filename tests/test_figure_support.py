@@ -11,13 +11,14 @@ import torch
 
 from diffcomp.sweeps import figure_support as fs
 
-# An 8 x 8 canvas at d = 1 with the cross x in [3, 5] or y in [3, 5] held out.
+# An 8 x 8 canvas at d = 1 with the cross x in [3, 5] or y in [3, 5] held out (sigma 0.3: the cross
+# may be no narrower than a stripe, 6 sigma).
 CROSS = {
     "data": {
         "name": "bump",
         "size": 8,
         "increment": 1.0,
-        "sigma": 1.0,
+        "sigma": 0.3,
         "holdout": {"type": "cross", "width": 2, "center": 4},
     },
     "eval": {"grid_size": 5},

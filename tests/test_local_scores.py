@@ -87,6 +87,43 @@ def test_wrong_counts_give_their_count_error():
     assert full.match.tolist() == [False, True] and full.count_error.tolist() == [0, 0]
 
 
+@pytest.mark.parametrize("regime", ["all", "one"])
+def test_a_model_drawing_its_training_scenes_scores_one_on_them(regime):
+    from diffcomp.localscores.callback import training_metrics
+    from diffcomp.localscores.datamodule import LocalScoresDataModule
+    from diffcomp.localscores.matching import answers_training_scene
+
+    dm = LocalScoresDataModule(train_scenes=300, regime=regime, train_samples=30, seed=5)
+    dm.setup()
+    sample = dm.train_sample
+    counts = dm.train_scene_counts[sample]
+    assert sorted(counts.tolist()) == [1] * 10 + [2] * 10 + [3] * 10  # evenly per trained k
+    served = torch.cat([batch[0] for batch in dm.val_dataloader()[1]])
+    assert torch.equal(served, dm.train_conditions[sample])  # the training scenes' own conditions
+    again = LocalScoresDataModule(train_scenes=300, regime=regime, train_samples=30, seed=5)
+    again.setup()
+    assert torch.equal(again.train_sample, sample)  # the same scenes at every evaluation and after a resume
+    images = (dm.train_images[sample, 0] + 1) * 127.5  # the training images themselves, in [0, 255]
+    scores = score_scenes(images.numpy(), served.numpy())
+    right = answers_training_scene(scores, regime, dm.train_counts)
+    assert right.all()
+    metrics = training_metrics(right, counts.numpy())
+    assert metrics["eval/train_score"] == metrics["eval/train/match"] == 1.0 and metrics["eval/train/k3/match"] == 1.0
+
+
+def test_training_scenes_are_answered_by_their_regime():
+    import numpy as np
+
+    from diffcomp.localscores.matching import SceneScores, answers_training_scene
+
+    # requested (labelled) bumps, detected bumps, hits: a full hit with 3 drawn, a miss, 5 drawn
+    scores = SceneScores(np.array([3, 1, 1]), np.array([3, 2, 5]), np.array([3, 0, 1]), np.array([True, False, False]))
+    assert answers_training_scene(scores, "all", [1, 2, 3]).tolist() == [True, False, False]  # match
+    # regime one: the labelled bump hit and a trained count drawn (the rest is left to chance)
+    one = SceneScores(np.array([1, 1, 1]), np.array([3, 2, 5]), np.array([1, 0, 1]), np.array([False, False, False]))
+    assert answers_training_scene(one, "one", [1, 2, 3]).tolist() == [True, False, False]
+
+
 # ----------------------------------------------------------------------------- locality
 def _one_condition(x, y, k_max=6):
     cond = torch.zeros(1, k_max, 3)
@@ -220,6 +257,7 @@ def test_tiny_run_returns_metrics_and_figures(tmp_path, model, regime):
     ):
         assert (tmp_path / name).stat().st_size > 0  # the one training path: checkpoints and records too
     assert record["config"]["data"]["regime"] == regime
+    assert 0.0 <= metrics["eval/train_score"] <= metrics["eval/train/match"] <= 1.0  # its own training scenes
 
 
 def test_sweep_jobs_write_records_and_the_comparison_figure(tmp_path):

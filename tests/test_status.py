@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -39,6 +43,9 @@ def make_sweep(root: Path, records: dict[int, dict | None], launcher: dict | Non
     if tasks:
         write_json_atomic(root / "slurm.json", {"arrays": ["77"], "tasks": {str(i): f"77_{i}" for i in records}})
     return root
+
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -136,3 +143,69 @@ def test_the_slurm_launcher_can_detach_and_then_leaves_aggregation_to_the_cluste
     )
     AggregateCallback().on_multirun_end(config=config)
     assert not (tmp_path / "aggregate").exists()  # the dependent SLURM job aggregates, not the launching process
+
+
+def test_a_running_record_is_running_only_while_a_live_process_owns_the_job(tmp_path, slurm):
+    """A local job (no SLURM) whose record says running: running while its lock is held, interrupted
+    once its owner is gone (lock free, or the named pid dead on this host), and then counted as left."""
+    import platform
+
+    from diffcomp.ownership import LOCK_NAME, claim
+
+    sweep = make_sweep(tmp_path / "s", {0: {"status": "running", "host": "h", "pid": 1}}, None, tasks=False)
+    job_dir = Path(status_module.sweep_status(sweep).jobs[0].output_dir)
+    lock = claim(job_dir)
+    try:
+        held = sweep_status(sweep)
+        assert held.jobs[0].state == "running" and held.unfinished() == []
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+        orphaned = {"host": platform.node(), "pid": int(dead.stdout), "started": "x"}
+        (job_dir / LOCK_NAME).write_text(json.dumps(orphaned))  # the lock held, but by a pid that has exited
+        assert sweep_status(sweep).jobs[0].state == "interrupted"
+    finally:
+        lock.release()
+    freed = sweep_status(sweep)
+    assert freed.jobs[0].state == "interrupted" and [job.index for job in freed.unfinished()] == [0]
+    assert "h:1" in freed.jobs[0].error and "to finish the 1 job(s) left" in freed.text()
+
+
+def test_an_unreadable_record_is_named_and_counted_among_the_jobs_left(tmp_path, slurm):
+    sweep = make_sweep(tmp_path / "s", {0: {"status": "complete"}, 1: None}, None, tasks=False)
+    broken = Path(json.loads((sweep / "jobs.json").read_text())[1]["output_dir"]) / "results.json"
+    broken.parent.mkdir(parents=True)
+    broken.write_text('{"status": "compl')  # a half-written record (by hand, or a copy cut short)
+    status = sweep_status(sweep)
+    assert status.jobs[1].state == "unreadable" and "JSONDecodeError" in status.jobs[1].error
+    assert status.counts() == {"complete": 1, "unreadable": 1} and [j.index for j in status.unfinished()] == [1]
+
+
+def test_a_job_killed_with_sigkill_reads_interrupted_and_is_left_to_finish(tmp_path):
+    """A real local sweep killed with kill -9 mid-training: its record still says running, but no
+    process owns the job any more, so status says interrupted and counts it among the jobs left."""
+    from support import TINY
+
+    sweep = tmp_path / "sweep"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled", "MPLBACKEND": "Agg"}
+    launch = subprocess.Popen(
+        [sys.executable, "-m", "diffcomp.run", "-m", *TINY, "train.steps=5000", f"hydra.sweep.dir={sweep}"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and launch.poll() is None:
+            if (sweep / "jobs.json").exists() and sweep_status(sweep).jobs[0].state == "running":
+                break
+            time.sleep(0.2)
+        running = sweep_status(sweep)
+        assert running.jobs[0].state == "running" and running.unfinished() == []
+    finally:
+        launch.kill()  # SIGKILL: nothing in the process runs, its record stays "running"
+        launch.wait(timeout=30)
+    killed = sweep_status(sweep)
+    record = json.loads((Path(killed.jobs[0].output_dir) / "results.json").read_text())
+    assert record["status"] == "running" and record["pid"] == launch.pid
+    assert killed.jobs[0].state == "interrupted" and f":{launch.pid}" in killed.jobs[0].error
+    assert [job.index for job in killed.unfinished()] == [0] and "to finish the 1 job(s) left" in killed.text()

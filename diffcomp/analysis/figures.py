@@ -13,16 +13,14 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from diffcomp.analysis.torus_tests import IDEALS, STATISTICS, TESTS, VERDICT_STATISTICS
+from diffcomp.files import save_figure
 
 _DPI = 110
 _COLOURS = {"data": "tab:green", "clifford": "tab:orange", "3d": "tab:blue"}
 
 
 def _save(fig: Figure, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=_DPI)
-    return path
+    return save_figure(fig, path, dpi=_DPI)
 
 
 def plot_pca_spectrum(eigenvalues: np.ndarray, path: str | Path, n_show: int = 15) -> Path:
@@ -74,21 +72,22 @@ def plot_embedding_3d(embedding: np.ndarray, labels: np.ndarray, path: str | Pat
 def plot_persistence_diagram(
     diagrams: list[np.ndarray],
     path: str | Path,
-    lifetime_threshold: float | None = None,
+    thresholds: tuple[float, ...] | None = None,
     window: float | None = None,
 ) -> Path:
     """Birth-death diagram per homology dimension; infinite deaths drawn on a top line.
 
-    With the Betti rule's ``lifetime_threshold`` and ``window``: bars above the dashed line and born
-    left of the window's end count (deaths beyond the dotted window line are read as the window).
+    With the Betti rule's per-dimension ``thresholds`` and ``window``: an H_d bar above its dimension's
+    dashed line and born left of the window's end counts (deaths beyond the dotted window line are
+    read as the window).
     """
     finite = [d[np.isfinite(d[:, 1])] for d in diagrams]
     top = max([float(f[:, 1].max()) for f in finite if len(f)] + [window or 0.0, 1e-9]) * 1.1
     fig = Figure(figsize=(4.2, 4.0), layout="constrained")
     ax = fig.add_subplot()
     ax.plot([0, top], [0, top], color="k", lw=0.8)
-    if lifetime_threshold is not None:
-        ax.plot([0, top], [lifetime_threshold, top + lifetime_threshold], "k--", lw=0.8, label="Betti cut")
+    for dim, cut in enumerate(thresholds or ()):
+        ax.plot([0, top], [cut, top + cut], "--", color=f"C{dim}", lw=0.8, label=f"H{dim} cut")
     if window is not None:
         ax.axhline(window, color="k", lw=0.8, ls=":", label="window")
     for dim, dgm in enumerate(diagrams):

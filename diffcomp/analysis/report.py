@@ -26,6 +26,7 @@ from diffcomp.analysis.probes import linear_probe_r2
 from diffcomp.analysis.topology import lifetimes, persistent_homology
 from diffcomp.analysis.torus_tests import enough_rings
 from diffcomp.analysis.torus_tests import torus_tests as run_torus_tests
+from diffcomp.files import atomic_path
 
 PREFIX = "repr/"
 _PCA_KEEP = 10  # PCs kept for projections/topology; the full spectrum is always computed
@@ -120,7 +121,10 @@ def _analyze(activations, labels, out_dir, *, period, top_k, umap, topology, tor
                 out[f"persistence_h{dim}_{rank}"] = rel
         out["topology_scale"] = ph.scale
         out["topology_largest_component"] = ph.largest_component
-        out["topology_threshold"] = ph.lifetime_threshold
+        for dim, threshold in enumerate(ph.thresholds):
+            out[f"topology_threshold_h{dim}"] = threshold
+        out["topology_window"] = ph.window
+        out["topology_calibrated"] = ph.calibrated  # False below 256 points: Betti numbers not validated
         out["topology_n_pcs"] = ph.n_pcs
         out["topology_n_points"] = ph.n_points
         out["seconds_topology"] = time.perf_counter() - tic
@@ -128,7 +132,7 @@ def _analyze(activations, labels, out_dir, *, period, top_k, umap, topology, tor
         arrays["topology_scale"] = np.asarray(ph.scale)
         if out_dir is not None:
             paths["persistence"] = figures.plot_persistence_diagram(
-                ph.diagrams, out_dir / "persistence.png", ph.lifetime_threshold, ph.window
+                ph.diagrams, out_dir / "persistence.png", ph.thresholds, ph.window
             )
 
     if torus_tests and period is None:
@@ -162,7 +166,8 @@ def _analyze(activations, labels, out_dir, *, period, top_k, umap, topology, tor
 
     if out_dir is not None:
         paths["arrays"] = out_dir / "arrays.npz"
-        np.savez_compressed(paths["arrays"], **arrays)
+        with atomic_path(paths["arrays"]) as tmp:
+            np.savez_compressed(tmp, **arrays)
     out["seconds"] = time.perf_counter() - start
     scalars = {PREFIX + k: _plain(v) for k, v in out.items()}
     return scalars, paths

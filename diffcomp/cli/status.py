@@ -1,8 +1,8 @@
 """``diffcomp-status`` / ``python -m diffcomp.status <sweep dir>``: how a sweep stands and how to finish it.
 
-Counts complete / running / pending / failed / interrupted / lost / not-started jobs, prints each
-unfinished job with its SLURM state and error line, and the command that resubmits exactly the jobs
-that are not complete. Exit status 0 when every job is complete, 1 otherwise.
+Counts complete / running / pending / failed / interrupted / lost / unreadable / not-started jobs,
+prints each unfinished job with its SLURM state and error line, and the command that resubmits
+exactly the jobs that are not complete. Exit status 0 when every job is complete, 1 otherwise.
 """
 
 from __future__ import annotations

@@ -22,12 +22,20 @@ from torch import Tensor
 
 from diffcomp.config.errors import require
 from diffcomp.data.labels import axis_values, integer_grid, label_grid, nested_subsample
-from diffcomp.data.regions import DIMENSIONS, PART_REGIONS, Holdout, dimension_codes, make_holdout, region_mask
+from diffcomp.data.regions import (
+    DIMENSIONS,
+    PART_REGIONS,
+    POSITIONED,
+    Holdout,
+    dimension_codes,
+    make_holdout,
+    region_mask,
+)
 from diffcomp.data.render import KINDS, render
 
 MIN_SIZE = 8
 # Keys of a ``data`` config that configure the datamodule, not the dataset.
-NON_SPEC_OPTIONS = ("name", "batch_size", "eval_batch_size", "seed")
+NON_SPEC_OPTIONS = ("name", "batch_size", "eval_batch_size", "train_samples", "seed")
 
 
 def _is_number(value) -> bool:
@@ -137,7 +145,7 @@ class CanvasSpec:
             **fields,
             margin=float(margin),
             parts=built_parts,
-            holdout=make_holdout(holdout, size, grid_x, grid_y),
+            holdout=make_holdout(holdout, size, grid_x, grid_y, values["sigma_x"], values["sigma_y"]),
             field_names=names,
         )
         spec.validate()
@@ -268,6 +276,25 @@ def training_set(spec: CanvasSpec) -> LabelSet:
 def training_labels(spec: CanvasSpec) -> Tensor:
     """The training labels [M, 2] alone."""
     return spec.label_set.labels
+
+
+def training_sample(label_set: LabelSet, count: int, seed: int, classes: tuple[str, ...] = POSITIONED) -> LabelSet:
+    """A fixed sample of the training labels, for the in-distribution score of every evaluation.
+
+    ``ceil(count / k)`` labels from each of the ``k`` visibility classes of ``classes`` the set holds
+    (all of a smaller class), so a small part such as the 2D rim is scored as well as the bulk; drawn
+    by one seeded permutation, so every evaluation (and a resumed run) scores the same labels.
+    Returned in training order.
+    """
+    generator = torch.Generator().manual_seed(int(seed) * 1_000_003 + 2)
+    rank = torch.randperm(len(label_set.labels), generator=generator)
+    present = [DIMENSIONS.index(c) for c in classes if (label_set.dimension == DIMENSIONS.index(c)).any()]
+    if count <= 0 or not present:
+        keep = torch.zeros(0, dtype=torch.long)
+    else:
+        share = math.ceil(count / len(present))
+        keep = torch.cat([rank[label_set.dimension[rank] == code][:share] for code in present]).sort().values
+    return LabelSet(label_set.labels[keep], label_set.part[keep], label_set.dimension[keep])
 
 
 def evaluation_sections(spec: CanvasSpec, labels: Tensor) -> dict[str, Tensor]:

@@ -2,7 +2,9 @@
 
 Train batches are ``(images [B,1,N,N] in [-1,1], labels [B,2])``. Validation batches are
 ``(labels [B,2], images [B,1,N,N])`` at the evaluation labels: the model samples its own image for
-each label (see ``DiffusionModule``), and the ground-truth image gives a held-out denoising loss.
+each label (see ``DiffusionModule``), and the ground-truth image gives a held-out denoising loss. A
+second validation loader serves ``(labels,)`` of a fixed sample of the *training* labels
+(:func:`training_sample`), so every evaluation also scores the model on its own training distribution.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import lightning as L
 import torch
 
 from diffcomp.data.batches import DeviceBatches
-from diffcomp.data.canvas import CanvasSpec, evaluation_labels, render_images, render_set
+from diffcomp.data.canvas import CanvasSpec, evaluation_labels, render_images, render_set, training_sample
 from diffcomp.data.render import to_model_range
 
 log = logging.getLogger(__name__)
@@ -26,7 +28,8 @@ class CanvasDataModule(L.LightningDataModule):
     Args:
         name: the config name of the variant (for records and logs).
         batch_size: training minibatch size; eval_batch_size: labels sampled per validation step.
-        seed: shuffling seed of the training batches.
+        train_samples: how many training labels every evaluation also samples (0: none).
+        seed: shuffling seed of the training batches and of the training-label sample.
         **spec: the :class:`CanvasSpec` options (``kind``, ``size``, ``sigma``, ``sigma_x`` ...).
     """
 
@@ -35,6 +38,7 @@ class CanvasDataModule(L.LightningDataModule):
         name: str = "bump",
         batch_size: int = 128,
         eval_batch_size: int = 256,
+        train_samples: int = 0,
         seed: int = 0,
         **spec,
     ):
@@ -48,11 +52,18 @@ class CanvasDataModule(L.LightningDataModule):
             eval_batch_size,
             "an integer >= 1",
         )
+        require(
+            isinstance(train_samples, int) and train_samples >= 0,
+            "eval.train_samples",
+            train_samples,
+            "an integer >= 0 (0: no training-distribution score)",
+        )
         self.name = name
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.seed = seed
         self.spec = CanvasSpec.from_options(**spec)
+        self.train_sample = training_sample(self.spec.label_set, train_samples, seed)
         self.train_images = self.train_labels = self.eval_labels = self.eval_images = None
 
     @property
@@ -105,8 +116,12 @@ class CanvasDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DeviceBatches:
         return DeviceBatches((self.train_images, self.train_labels), self.batch_size, shuffle=True, seed=self.seed)
 
-    def val_dataloader(self) -> DeviceBatches:
-        return DeviceBatches((self.eval_labels, self.eval_images), self.eval_batch_size)
+    def val_dataloader(self) -> DeviceBatches | list[DeviceBatches]:
+        evaluation = DeviceBatches((self.eval_labels, self.eval_images), self.eval_batch_size)
+        if not len(self.train_sample.labels):
+            return evaluation
+        labels = self.train_sample.labels.to(device=self.eval_labels.device, dtype=torch.float32)
+        return [evaluation, DeviceBatches((labels,), self.eval_batch_size)]
 
     def save_preview(self, path: Path, title: str = "") -> Path:
         """``dataset.png``: example images beside the training labels by visibility class (Fig. 9e-h)."""

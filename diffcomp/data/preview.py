@@ -19,6 +19,7 @@ from matplotlib.patches import Rectangle
 from diffcomp.data.canvas import CanvasSpec, LabelSet, render_set
 from diffcomp.data.regions import DIMENSIONS
 from diffcomp.data.render import image_grid
+from diffcomp.files import save_figure
 
 COLOURS = {"2d": "tab:green", "rim": "tab:olive", "1d": "tab:blue", "0d": "gold"}
 NAMES = {"2d": "2D", "rim": "2D rim", "1d": "1D", "0d": "0D"}
@@ -73,10 +74,7 @@ def dataset_figure(spec: CanvasSpec, title: str = "", examples: int = 16, seed: 
 
 def save_preview(spec: CanvasSpec, path: Path, title: str = "") -> Path:
     """Write :func:`dataset_figure` to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    dataset_figure(spec, title).savefig(path, dpi=110)
-    return path
+    return save_figure(dataset_figure(spec, title), path, dpi=110)
 
 
 class DatasetPreviewCallback(L.Callback):

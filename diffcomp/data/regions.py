@@ -13,7 +13,10 @@ none (0D). Per axis, a centre is *inside* when ``0 < mu <= N`` (the paper's labe
 * ``1d``:  exactly one stripe visible;  ``0d``: none.
 
 *Held-out regions* (Figs. 4, 5, 11, 12) are boxes of the ``(mu_x, mu_y)`` plane, inclusive on their
-boundaries. They remove *compositions*: by default only labels of the 2D and rim classes (both
+boundaries. The cross is at least as wide as the stripe it hides (:func:`stripe_width`) at every N:
+the paper cuts [13, 19] at N=32 because 6 px is "roughly the width of the Gaussian stripes of
+sigma = 1.0"; a cut scaled down with N while sigma stays would hide less than a stripe, and a model
+could then interpolate across it from the stripes on either side. They remove *compositions*: by default only labels of the 2D and rim classes (both
 stripes visible) are held out, while 1D and 0D labels stay at every position, because the paper's
 1D stripes span "the entire range of x and y without any held-out regions" (Sec. 3.2, Fig. 4b).
 """
@@ -35,13 +38,30 @@ HOLDOUTS = ("cross", "band", "square")
 SQUARE_PLACES = ("interior", "exterior")
 # What a held-out region removes by default: the classes that show a composition of both stripes.
 COMPOSED = ("2d", "rim")
+# The classes with a position to read off the image: at least one stripe visible (0D images are blank).
+POSITIONED = ("2d", "rim", "1d")
+# A stripe's width in sigmas: its profile exp(-(x - mu)^2 / 4 sigma^2) is above e^{-9/4} = 0.105 of
+# its depth within 3 sigma of mu, so 6 sigma wide: 6 px at sigma = 1, the paper's cut (Sec. 3.2).
+STRIPE_WIDTH_SIGMAS = 6.0
 _EPS = 1e-9
+
+
+def stripe_width(sigma: float) -> float:
+    """The width of a Gaussian stripe of spread ``sigma``, the narrowest cross that hides one."""
+    return STRIPE_WIDTH_SIGMAS * sigma
 
 
 def _axis_state(mu: Tensor, sigma: float, size: int, visibility: float) -> tuple[Tensor, Tensor]:
     """(inside the frame, visible) for centres ``mu`` along one axis."""
     distance = torch.clamp(1 - mu, min=0) + torch.clamp(mu - size, min=0)
     return (mu > 0) & (mu <= size), distance <= visibility * sigma
+
+
+def visible_axes(labels: Tensor, size: int, sigma_x: float, sigma_y: float, visibility: float) -> Tensor:
+    """[M, 2] booleans: which of each label's stripes (at ``mu_x``, at ``mu_y``) shows in the frame."""
+    _, visible_x = _axis_state(labels[:, 0], sigma_x, size, visibility)
+    _, visible_y = _axis_state(labels[:, 1], sigma_y, size, visibility)
+    return torch.stack([visible_x, visible_y], dim=1)
 
 
 def region_mask(region: str, labels: Tensor, size: int, sigma_x: float, sigma_y: float, visibility: float) -> Tensor:
@@ -149,11 +169,19 @@ def _block(values: Tensor, k: int, centre: float | None = None) -> tuple[float, 
     return float(values[start]) - step / 2, float(values[start + k - 1]) + step / 2
 
 
-def make_holdout(options: dict | None, size: int, grid_x: Tensor, grid_y: Tensor) -> Holdout | None:
-    """Validate ``data.holdout`` options and fill the defaults that scale with N.
+def make_holdout(
+    options: dict | None,
+    size: int,
+    grid_x: Tensor,
+    grid_y: Tensor,
+    sigma_x: float = 1.0,
+    sigma_y: float = 1.0,
+) -> Holdout | None:
+    """Validate ``data.holdout`` options and fill the defaults that depend on N and sigma.
 
     ``grid_x``/``grid_y`` are the in-frame values of the training grid per axis (needed only by
-    ``area``, whose square is a block of grid values).
+    ``area``, whose square is a block of grid values). ``sigma_x``/``sigma_y`` set the cross's
+    default and least width per axis (:func:`stripe_width`).
     """
     if not options or options.get("type") in (None, "none"):
         return None
@@ -180,9 +208,12 @@ def make_holdout(options: dict | None, size: int, grid_x: Tensor, grid_y: Tensor
         kx, ky = area_block(len(grid_x), len(grid_y), area)
         return Holdout(kind, _block(grid_x, kx), _block(grid_y, ky), parts)
     width = options.get("width")
+    if width is not None:
+        require(0 < width < size, "data.holdout.width", width, f"a width in (0, {size}) (narrower than the canvas)")
+    if kind == "cross":
+        return _cross(width, size, center, (sigma_x, sigma_y), parts)
     if width is None:
-        width = 6 * size / 32  # the paper's [13, 19] cross at N=32, scaled with the canvas
-    require(0 < width < size, "data.holdout.width", width, f"a width in (0, {size}) (narrower than the canvas)")
+        width = 6 * size / 32  # band and square: 6 px at N=32, scaled with the canvas (their widths are swept)
     if kind == "square":
         # A W x W square is a block of round(W / d) grid values per axis (at least one), centred on
         # `center` (interior) or the last ones of the frame (exterior, Fig. 12b): both places then
@@ -193,6 +224,11 @@ def make_holdout(options: dict | None, size: int, grid_x: Tensor, grid_y: Tensor
             for grid in (grid_x, grid_y)
         ]
         return Holdout(kind, bounds[0], bounds[1], parts)
+    bounds = _centred(width, size, center)
+    return Holdout(kind, bounds, bounds, parts)
+
+
+def _centred(width: float, size: int, center: float) -> tuple[float, float]:
     lo, hi = center - width / 2, center + width / 2
     require(
         lo >= 1 - _EPS and hi <= size + _EPS,
@@ -200,4 +236,20 @@ def make_holdout(options: dict | None, size: int, grid_x: Tensor, grid_y: Tensor
         width,
         f"a width whose region [{lo:g}, {hi:g}] stays inside [1, {size}] around center {center:g}",
     )
-    return Holdout(kind, (lo, hi), (lo, hi), parts)
+    return lo, hi
+
+
+def _cross(width: float | None, size: int, center: float, sigmas: tuple[float, float], parts) -> Holdout:
+    """The cross of Fig. 4: per axis the stripe width of that axis's sigma by default (6 px, [13, 19]
+    at N=32, sigma=1, at every N), and never narrower than the widest stripe."""
+    least = stripe_width(max(sigmas))
+    if width is not None:
+        require(
+            width >= least - _EPS,
+            "data.holdout.width",
+            width,
+            f"null or a width >= {least:g} for the cross: the stripe width 6 sigma (sigma={max(sigmas):g}); "
+            "a narrower cut hides less than one stripe (Sec. 3.2)",
+        )
+    widths = [width if width is not None else stripe_width(s) for s in sigmas]
+    return Holdout("cross", _centred(widths[0], size, center), _centred(widths[1], size, center), parts)

@@ -9,6 +9,8 @@ evaluation, with no extra code.
 
 The training loss a record keeps is a mean over an interval (the steps since the previous
 evaluation, or the last ``loss_window`` steps when evaluations are rarer), not one noisy batch.
+The same interval means guard against divergence (:class:`Diverged`): gradient clipping keeps a
+blown-up loss finite, so a finite loss alone says nothing about whether the training is still sane.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from torch import Tensor, nn
 
 from diffcomp.diffusion.sampling import sample
 from diffcomp.diffusion.schedule import add_noise, linear_schedule
-from diffcomp.model.capture import capture_layer
+from diffcomp.model.capture import capture_layer, choose_probe_layer
 
 
 @dataclass
@@ -46,6 +48,11 @@ class EvalSamples:
         return torch.cat(self.labels), torch.cat(self.images), acts
 
 
+class Diverged(FloatingPointError):
+    """The training loss became non-finite, or its interval mean rose above ``max_loss``: the job fails
+    (a blown-up model must never reach a table as a result)."""
+
+
 class DiffusionModule(L.LightningModule):
     """DDPM over a conditional noise predictor ``model(x_t, t, labels)``.
 
@@ -54,7 +61,9 @@ class DiffusionModule(L.LightningModule):
         timesteps, beta_start, beta_end: the linear beta schedule (DDPM defaults 1000, 1e-4, 0.02).
         lr, weight_decay, warmup_steps, betas: AdamW and its warm-up + cosine LR schedule.
         sampler, sample_steps: how evaluation samples (``ddpm`` = all T ancestral steps, ``ddim``).
-        probe_layer: the named UNet stage whose output evaluation captures (None: don't capture).
+        probe_layer: the named UNet stage whose output evaluation captures (None: don't capture), or
+            ``auto``: the encoder stage whose map is ``probe_map_size`` per side (``capture.auto_layer``).
+        probe_map_size: the map side ``auto`` looks for (4: the paper's layer 4 at N=32).
         sample_seed: seed of the evaluation noise, so successive evaluations are comparable.
         compile: run training and sampling forwards through ``torch.compile`` (compiled once per
             process; the checkpointed weights stay those of the plain module).
@@ -62,6 +71,11 @@ class DiffusionModule(L.LightningModule):
         clip_x0: clamp each sampling step's predicted clean image to [-1, 1] (see ``sample``).
         eval_loss_draws: (t, noise) draws per evaluation label for the held-out denoising loss.
         loss_window: longest interval (steps) the reported training loss averages over.
+        max_loss: an interval's mean training loss above this raises :class:`Diverged` (None: off). 1 is
+            the loss of predicting zero noise (E||eps||^2 per pixel for unit-variance eps): a model
+            above it is worse than the trivial one.
+        divergence_after_steps: intervals are checked once they end after this step and after the
+            warm-up (``warmup_steps``), when even a slowly warmed-up model has left its initial loss.
     """
 
     def __init__(
@@ -76,32 +90,51 @@ class DiffusionModule(L.LightningModule):
         betas: tuple[float, float] = (0.9, 0.999),
         sampler: str = "ddim",
         sample_steps: int = 100,
-        probe_layer: str | None = "down3",
+        probe_layer: str | None = "auto",
+        probe_map_size: int = 4,
         sample_seed: int = 0,
         compile: bool = False,
         channels_last: bool = False,
         clip_x0: bool = True,
         eval_loss_draws: int = 4,
         loss_window: int | None = None,
+        max_loss: float | None = None,
+        divergence_after_steps: int = 0,
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["model"])
         self.model = model
+        self.probe_layer = choose_probe_layer(model, probe_layer, probe_map_size)  # `auto` resolved: a name
         self.schedule = linear_schedule(timesteps, beta_start, beta_end)
         self.eval_samples = EvalSamples()
-        self._fast_model: nn.Module = model
+        self.training_samples = EvalSamples()  # at the datamodule's fixed sample of training labels
+        # The (possibly compiled) forward is a plain attribute, not a submodule: the state dict and every
+        # checkpoint hold `model.*` once, so a run saved with compile=true resumes without it and back.
+        object.__setattr__(self, "_fast_model", model)
         self._loss_sum: Tensor | None = None
         self._loss_count = 0
         self._last_window_loss: float | None = None
+        self._interval_steps = (0, 0)  # the first and last (1-based) optimizer step of the current interval
         self.validation_seconds = 0.0  # wall time of all evaluations so far (training time excludes it)
         self._validation_started = 0.0
 
     def setup(self, stage: str) -> None:
-        """Apply the speed options once the module sits on its device (after Lightning's EMA copy)."""
+        """Apply the speed options once the module sits on its device (after Lightning's EMA copy).
+        A model made of its training set (``model=ideal``) is given the datamodule's training set here."""
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        if hasattr(self.model, "memorise") and datamodule is not None:
+            images, labels = datamodule.train_dataloader().tensors
+            self.model.memorise(images, labels, self.schedule.alpha_bars, getattr(datamodule, "period", None))
         if self.hparams.channels_last:
             self.model.to(memory_format=torch.channels_last)
         if self.hparams.compile and self._fast_model is self.model:
-            self._fast_model = torch.compile(self.model)
+            object.__setattr__(self, "_fast_model", torch.compile(self.model))
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """Drop the duplicate `_fast_model.*` weights that checkpoints of earlier versions carried."""
+        for key in ("state_dict", "current_model_state"):  # the latter: the EMA callback's live weights
+            if key in checkpoint:
+                checkpoint[key] = {k: v for k, v in checkpoint[key].items() if not k.startswith("_fast_model.")}
 
     # ----------------------------------------------------------------------------- training
     def forward(self, x: Tensor, t: Tensor, labels: Tensor) -> Tensor:
@@ -124,24 +157,39 @@ class DiffusionModule(L.LightningModule):
         images, labels = batch
         loss = self.diffusion_loss(images, labels)
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"training loss became {loss.item()} at step {self.global_step}")
+            raise Diverged(f"training loss became {loss.item()} at step {self.global_step + 1}")
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=False)
         self._accumulate(loss.detach())
         return loss
 
     def _accumulate(self, loss: Tensor) -> None:
         """Running sum of the training loss over the current interval (no host sync per step)."""
+        step = self.global_step + 1  # this step, counted from 1
+        self._interval_steps = (step if self._loss_count == 0 else self._interval_steps[0], step)
         self._loss_sum = loss if self._loss_sum is None else self._loss_sum + loss
         self._loss_count += 1
         window = self.hparams.loss_window
         if window and self._loss_count >= window:
             self._last_window_loss = float(self._loss_sum) / self._loss_count
             self._loss_sum, self._loss_count = None, 0
+            self._check_divergence(self._last_window_loss)
+
+    def _check_divergence(self, mean: float) -> None:
+        """Raise :class:`Diverged` when the interval just closed is past the warm-up and its mean
+        training loss exceeds ``max_loss`` (or is not finite)."""
+        limit, (first, last) = self.hparams.max_loss, self._interval_steps
+        checked = last > max(int(self.hparams.divergence_after_steps), int(self.hparams.warmup_steps))
+        if limit is not None and checked and not (mean <= limit):  # `not <=`: NaN fails too
+            raise Diverged(
+                f"training loss {mean:.4g} (mean of steps {first}-{last}) > train.divergence.max_loss={limit:g} "
+                "(the loss of predicting zero noise is 1): the training diverged; try a lower train.lr"
+            )
 
     def interval_loss(self, reset: bool = True) -> float | None:
         """Mean training loss since the last evaluation (or over the last complete window)."""
         if self._loss_count:
             value = float(self._loss_sum) / self._loss_count
+            self._check_divergence(value)
         else:
             value = self._last_window_loss
         if reset and self._loss_count:
@@ -221,17 +269,24 @@ class DiffusionModule(L.LightningModule):
 
     def on_validation_epoch_start(self) -> None:
         self.eval_samples = EvalSamples(train_loss=self.interval_loss())
+        self.training_samples = EvalSamples()
 
-    def validation_step(self, batch: Tensor | tuple, batch_idx: int) -> None:
-        """Sample one image per label; with ground-truth images, also the held-out denoising loss."""
+    def validation_step(self, batch: Tensor | tuple, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Sample one image per label; with ground-truth images, also the held-out denoising loss.
+        A second loader's labels (a fixed sample of the training labels) go to ``training_samples``."""
         labels, truth = (
             (batch[0], batch[1] if len(batch) > 1 else None) if isinstance(batch, (tuple, list)) else (batch, None)
         )
+        if dataloader_idx == 1:
+            images, _ = self.generate(labels, seed=self.eval_seed(batch_idx) + 50_000)
+            self.training_samples.labels.append(labels.detach().cpu())
+            self.training_samples.images.append(images.detach().cpu())
+            return
         seed = self.eval_seed(batch_idx)
         if truth is not None:
             self.eval_samples.losses.append(self.heldout_loss(truth, labels, seed).cpu())
         started = time.perf_counter()
-        images, acts = self.generate(labels, seed=seed, capture=self.hparams.probe_layer)
+        images, acts = self.generate(labels, seed=seed, capture=self.probe_layer)
         if images.is_cuda:
             torch.cuda.synchronize(images.device)
         self.eval_samples.seconds += time.perf_counter() - started

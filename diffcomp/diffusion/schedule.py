@@ -51,6 +51,14 @@ def predict_x0(schedule: NoiseSchedule, xt: Tensor, t: Tensor, eps: Tensor) -> T
     return (xt - (1.0 - abar).sqrt() * eps) / abar.sqrt()
 
 
+def clean_image_weight(schedule: NoiseSchedule) -> Tensor:
+    """``abar_t / (1 - abar_t)`` [T] (float64): how much the epsilon-loss weighs a model's clean-image error,
+    ``||eps - eps_hat||^2 = abar_t / (1 - abar_t) ||x0 - x0_hat||^2`` (from :func:`predict_x0`). Where it is
+    small (high noise), training barely constrains what the model does to the image."""
+    abar = schedule.alpha_bars.double()
+    return abar / (1.0 - abar)
+
+
 def ddpm_step(schedule: NoiseSchedule, xt: Tensor, t: int, eps: Tensor, noise: Tensor, clip: bool = False) -> Tensor:
     """One ancestral step ``x_{t-1} = (x_t - beta_t/sqrt(1-abar_t) eps) / sqrt(alpha_t) + sqrt(beta_t) z``.
 

@@ -2,14 +2,16 @@
 
 Reads the samples that ``DiffusionModule.validation_step`` generated, scores them with
 :mod:`diffcomp.eval.readout`, logs ``eval/*`` metrics (per section when the dataset holds regions
-out), counts failure modes (no feature / one / several), records the held-out denoising loss and the
-training loss of the interval before, saves a grid of samples, and keeps the history of every
-evaluation for the run's record.
+out), counts failure modes (no feature / one / several), scores the samples at the fixed sample of
+training labels (``eval/train/*``, :mod:`diffcomp.eval.training`), records the held-out denoising
+loss and the training loss of the interval before, saves a grid of samples, and keeps the history of
+every evaluation for the run's record.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import lightning as L
@@ -19,6 +21,8 @@ from torch import Tensor
 from diffcomp.data.canvas import evaluation_sections
 from diffcomp.data.render import image_grid
 from diffcomp.eval.readout import READOUTS, accuracy, read_centres
+from diffcomp.eval.training import training_scores
+from diffcomp.files import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +86,10 @@ class EvaluationCallback(L.Callback):
         self.history: list[dict] = []
         self.latest: dict[str, float] = {}
         self.sample_seconds: float | None = None
+        self._train_started: float | None = None
+
+    def on_train_start(self, trainer: L.Trainer, pl_module) -> None:
+        self._train_started = time.perf_counter()
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module) -> None:
         samples = pl_module.eval_samples
@@ -93,6 +101,8 @@ class EvaluationCallback(L.Callback):
         sections = evaluation_sections(dm.spec, labels)
         metrics = score_samples(images, labels, self.readout, dm.period, sections, dm.spec.eval_kind)
         metrics.update(loss_metrics(samples.loss_per_label(), sections))
+        if pl_module.training_samples.labels:
+            metrics.update(training_scores(pl_module.training_samples.cat()[1], dm.train_sample, dm.spec, self.readout))
         metrics["eval/sample_seconds"] = self.sample_seconds
         for key, value in metrics.items():
             pl_module.log(key, value, prog_bar=key == "eval/acc")
@@ -100,8 +110,14 @@ class EvaluationCallback(L.Callback):
             metrics["train/interval_loss"] = samples.train_loss
             pl_module.log("train/interval_loss", samples.train_loss)
         self.latest = metrics
-        self.history.append({"step": trainer.global_step, "epoch": trainer.current_epoch, **metrics})
+        # wall_seconds: since this process began training (compilation and evaluations included), for
+        # accuracy-against-time curves; None for an evaluation before training.
+        wall = None if self._train_started is None else time.perf_counter() - self._train_started
+        entry = {"step": trainer.global_step, "epoch": trainer.current_epoch, "wall_seconds": wall}
+        self.history.append({**entry, **metrics})
         loss = f", held-out loss {metrics['eval/loss']:.4f}" if "eval/loss" in metrics else ""
+        if "eval/train_score" in metrics:
+            loss += f", training-label score {metrics['eval/train_score']:.3f}"
         log.info(
             "step %d: accuracy %.3f (x %.3f, y %.3f)%s, sampling %.1fs",
             trainer.global_step,
@@ -119,8 +135,8 @@ class EvaluationCallback(L.Callback):
         pick = torch.linspace(0, len(images) - 1, min(self.grid_size, len(images))).round().long()
         grid = image_grid(images[pick]).numpy()
         path = self.out_dir / "samples" / f"step_{trainer.global_step:07d}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        imsave(path, grid, cmap="gray", vmin=0, vmax=255)
+        with atomic_path(path) as tmp:  # a reader (the logger below, a person) never meets half a PNG
+            imsave(tmp, grid, cmap="gray", vmin=0, vmax=255, format="png")
         for logger in trainer.loggers:
             if hasattr(logger, "log_image"):
                 logger.log_image(key="eval/samples", images=[str(path)], step=trainer.global_step)

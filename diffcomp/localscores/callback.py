@@ -8,7 +8,12 @@ Logged keys: ``eval/k<k>/{match,recall,count_error,exact_count}`` per k; ``eval/
 count_error}_{in,out}`` averaged over the trained counts (in) and the untrained ones (out);
 ``directions/{mean_abs_cos,max_abs_cos}``; ``locality/{pixels,conditions}/t<t>`` and ``/mean``: how
 local the trained score is against the noise level (the related-work note's claim that networks are
-approximately locally conditional, more so at high noise).
+approximately locally conditional, more so at high noise), beside ``locality_ideal/{pixels,conditions}/t<t>``
+(the same measures of the training set's exact optimal denoiser, :mod:`diffcomp.diffusion.ideal`) and
+``locality/loss_weight/t<t>`` (``abar/(1 - abar)``, how much the epsilon-loss weighs the clean-image
+error there: where it is tiny, training barely shapes the output); ``eval/train/match``, ``eval/train/k<k>/match``
+and ``eval/train_score`` (the lowest per-k value): the model's score on a fixed sample of its own
+training scenes, requested with their training conditions (:func:`answers_training_scene`).
 """
 
 from __future__ import annotations
@@ -21,16 +26,19 @@ import lightning as L
 import numpy as np
 import torch
 
+from diffcomp.diffusion.ideal import IdealDenoiser
+from diffcomp.diffusion.schedule import clean_image_weight
 from diffcomp.localscores.directions import condition_directions, cosine_matrix, off_diagonal_summary
 from diffcomp.localscores.figures import plot_accuracy_vs_k, plot_cosines, plot_sample_grid
 from diffcomp.localscores.locality import (
+    LocalityCurve,
     conditional_locality,
     locality_metrics,
     pixel_locality,
     plot_locality,
     timestep_grid,
 )
-from diffcomp.localscores.matching import per_count_metrics, score_scenes
+from diffcomp.localscores.matching import answers_training_scene, per_count_metrics, score_scenes
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +53,15 @@ class DirectionProbe:
     num_noise: int = 32
     layer: str = "output"
     seed: int = 0
+
+
+def training_metrics(right: np.ndarray, counts: np.ndarray) -> dict[str, float]:
+    """``eval/train/match`` over the sampled training scenes, per bump count k, and the lowest per-k value."""
+    metrics = {"eval/train/match": float(right.mean()), "eval/train/n": int(len(right))}
+    for k in np.unique(counts):
+        metrics[f"eval/train/k{int(k)}/match"] = float(right[counts == k].mean())
+    metrics["eval/train_score"] = min(float(right[counts == k].mean()) for k in np.unique(counts))
+    return metrics
 
 
 def summarise(per_k: dict[int, dict[str, float]], train_counts) -> dict[str, float]:
@@ -84,6 +101,8 @@ class LengthGeneralisationCallback(L.Callback):
         locality_timesteps: int = 6,
         locality_pixel_radius: int = 2,
         locality_condition_radius: int = 3,
+        locality_ideal: bool = True,
+        ideal_label_width: float = 0.0,
         seed: int = 0,
     ):
         super().__init__()
@@ -103,9 +122,13 @@ class LengthGeneralisationCallback(L.Callback):
             timesteps=int(locality_timesteps),
             pixel_radius=locality_pixel_radius,
             condition_radius=locality_condition_radius,
+            ideal=bool(locality_ideal),
+            ideal_label_width=float(ideal_label_width),
             seed=int(seed),
         )
         self.locality: dict = {}
+        self.ideal_locality: dict = {}  # the training set's ideal denoiser, measured once (it never changes)
+        self.loss_weight: dict = {}
         self.latest: dict[str, float] = {}
         self.per_k: dict[int, dict[str, float]] = {}
         self.cosines: torch.Tensor | None = None
@@ -128,6 +151,13 @@ class LengthGeneralisationCallback(L.Callback):
         number(node, "locality_timesteps", lo=1, integer=True, prefix=prefix)
         number(node, "locality_pixel_radius", lo=0, prefix=prefix)
         number(node, "locality_condition_radius", lo=0, prefix=prefix)
+        number(node, "ideal_label_width", lo=0, prefix=prefix)
+        require(
+            isinstance(node.get("locality_ideal"), bool),
+            f"{prefix}.locality_ideal",
+            node.get("locality_ideal"),
+            "true or false",
+        )
         if root is None:
             return
         number(node, "direction_t", lo=0, hi=int(root.diffusion.timesteps) - 1, integer=True, prefix=prefix)
@@ -175,6 +205,13 @@ class LengthGeneralisationCallback(L.Callback):
         scores = score_scenes(images.numpy(), conditions.numpy(), self.tolerance, self.ink_threshold)
         self.per_k = per_count_metrics(scores)
         metrics = summarise(self.per_k, dm.train_counts)
+        if pl_module.training_samples.labels:
+            train_conditions, train_images, _ = pl_module.training_samples.cat()
+            train_scores = score_scenes(
+                train_images.numpy(), train_conditions.numpy(), self.tolerance, self.ink_threshold
+            )
+            right = answers_training_scene(train_scores, dm.regime, dm.train_counts)
+            metrics.update(training_metrics(right, dm.train_scene_counts[dm.train_sample].numpy()))
         p = self._probe(trainer)
         dirs = condition_directions(pl_module.model, p.locations, p.max_conditions, p.t, p.num_noise, p.layer, p.seed)
         self.cosines = cosine_matrix(dirs)
@@ -222,24 +259,32 @@ class LengthGeneralisationCallback(L.Callback):
                 pl_module.model, images, conditions, schedule, steps, radius=o["condition_radius"], seed=o["seed"]
             ),
         }
-        plot_locality(self.locality, self.out_dir / "locality_vs_t.png", schedule, label)
-        return locality_metrics(self.locality)
+        weight = clean_image_weight(schedule)[steps].tolist()
+        self.loss_weight = {"timesteps": steps, "values": weight}
+        if (
+            o["ideal"]
+            and [int(t) for t in self.ideal_locality.get("pixels", LocalityCurve([], [], 0)).timesteps] != steps
+        ):
+            self.ideal_locality = ideal_locality(dm, schedule, images, conditions, steps, o)
+        plot_locality(
+            self.locality, self.out_dir / "locality_vs_t.png", schedule, label, self.ideal_locality, (steps, weight)
+        )
+        metrics = {**locality_metrics(self.locality), **locality_metrics(self.ideal_locality, "locality_ideal")}
+        return {**metrics, **{f"locality/loss_weight/t{t}": w for t, w in zip(steps, weight)}}
 
     def record_sections(self) -> dict:
         """What the run's record keeps beyond the flat metrics."""
-        locality = {
-            name: {
-                "timesteps": curve.timesteps.tolist(),
-                "mean": curve.mean.tolist(),
-                "std": curve.std.tolist(),
-                "radius": curve.radius,
-            }
-            for name, curve in self.locality.items()
-        }
         return {
             "per_count": {str(k): v for k, v in self.per_k.items()},
             "cosines": self.cosines.tolist() if self.cosines is not None else None,
-            "locality": locality,
+            "locality": curve_records(self.locality),
+            "locality_ideal": {
+                **curve_records(self.ideal_locality),
+                "label_width": self.locality_options["ideal_label_width"],
+            }
+            if self.ideal_locality
+            else {},
+            "locality_loss_weight": dict(self.loss_weight, formula="abar / (1 - abar)"),
         }
 
     def state_dict(self) -> dict:
@@ -247,6 +292,27 @@ class LengthGeneralisationCallback(L.Callback):
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.history = list(state_dict.get("history", []))
+
+
+def curve_records(curves: dict[str, LocalityCurve]) -> dict:
+    """The record's form of locality curves: per measure its timesteps, mean, std and radius."""
+    return {
+        name: {"timesteps": c.timesteps.tolist(), "mean": c.mean.tolist(), "std": c.std.tolist(), "radius": c.radius}
+        for name, c in curves.items()
+    }
+
+
+def ideal_locality(dm, schedule, images, conditions, steps: list[int], o: dict) -> dict[str, LocalityCurve]:
+    """Both locality measures of the training set's exact optimal denoiser, on the same requests, noise
+    and pixels as the trained model's: what the training loss's optimum itself reads (issue 19)."""
+    ideal = IdealDenoiser(int(dm.spec.size), label_width=o["ideal_label_width"])
+    ideal.memorise(dm.train_images, dm.train_conditions, schedule.alpha_bars)
+    return {
+        "pixels": pixel_locality(ideal, images, conditions, schedule, steps, radius=o["pixel_radius"], seed=o["seed"]),
+        "conditions": conditional_locality(
+            ideal, images, conditions, schedule, steps, radius=o["condition_radius"], seed=o["seed"]
+        ),
+    }
 
 
 def layer_names(model_class, node) -> tuple[str, ...]:

@@ -5,7 +5,9 @@ Train batches are ``(images [B, 1, N, N] in [-1, 1], conditions [B, K, 3])``: a 
 Validation batches are ``(conditions [B, K, 3], images [B, 1, N, N])``: ``samples_per_count``
 requests for every k in ``eval_counts``, every location given (the question is always "draw these k
 bumps"), sorted by k, with their ground-truth scenes (for the held-out denoising loss).
-``DiffusionModule.validation_step`` samples one image per request.
+``DiffusionModule.validation_step`` samples one image per request. A second validation loader
+serves ``(conditions,)`` of a fixed sample of the *training* scenes (``train_samples``, evenly per
+trained k), so every evaluation also scores the model on its own training distribution.
 
 Both sets are drawn on the CPU from seeded generators (streams ``[seed, 0]`` for training,
 ``[seed, 1]`` for evaluation), so they are the same on every device, then moved to the trainer's
@@ -75,6 +77,7 @@ class LocalScoresDataModule(L.LightningDataModule):
         samples_per_count: int = 64,
         batch_size: int = 64,
         eval_batch_size: int = 128,
+        train_samples: int = 0,
         seed: int = 0,
     ):
         super().__init__()
@@ -92,6 +95,7 @@ class LocalScoresDataModule(L.LightningDataModule):
             samples_per_count=samples_per_count,
             batch_size=batch_size,
             eval_batch_size=eval_batch_size,
+            train_samples=train_samples,
         )
         validate_options(options)
         self.name = name
@@ -104,8 +108,10 @@ class LocalScoresDataModule(L.LightningDataModule):
         self.samples_per_count = int(samples_per_count)
         self.batch_size = int(batch_size)
         self.eval_batch_size = int(eval_batch_size)
+        self.train_samples = int(train_samples)
         self.seed = int(seed)
         self.train_images = self.train_conditions = self.eval_conditions = self.eval_images = None
+        self.train_scene_counts = self.train_sample = None  # bumps per training scene; the sampled scenes
 
     def summary(self) -> dict:
         return {
@@ -136,6 +142,8 @@ class LocalScoresDataModule(L.LightningDataModule):
             generator = _generator(self.seed, 0)
             counts = balanced_counts(self.train_counts, self.train_scenes, generator)
             images, self.train_conditions = make_scenes(counts, self.max_conditions, self.spec, self.regime, generator)
+            self.train_scene_counts = counts
+            self.train_sample = training_sample(counts, self.train_samples, self.seed)
             self.train_images = to_model_range(images)
             eval_images, self.eval_conditions = evaluation_scenes(
                 self.spec, self.eval_counts, self.samples_per_count, self.max_conditions, self.seed
@@ -151,8 +159,23 @@ class LocalScoresDataModule(L.LightningDataModule):
             (self.train_images, self.train_conditions), self.batch_size, shuffle=True, seed=self.seed, drop_last=True
         )
 
-    def val_dataloader(self) -> DeviceBatches:
-        return DeviceBatches((self.eval_conditions, self.eval_images), self.eval_batch_size)
+    def val_dataloader(self) -> DeviceBatches | list[DeviceBatches]:
+        evaluation = DeviceBatches((self.eval_conditions, self.eval_images), self.eval_batch_size)
+        if not len(self.train_sample):
+            return evaluation
+        sample = self.train_sample.to(self.train_conditions.device)
+        return [evaluation, DeviceBatches((self.train_conditions[sample],), self.eval_batch_size)]
+
+
+def training_sample(counts: torch.Tensor, total: int, seed: int) -> torch.Tensor:
+    """Indices of ``ceil(total / len(ks))`` training scenes per bump count k (all of a rarer k), in
+    training order: a fixed sample (seeded stream ``[seed, 2]``), the same at every evaluation."""
+    ks = counts.unique()
+    if total <= 0 or not len(ks):
+        return torch.zeros(0, dtype=torch.long)
+    rank = torch.randperm(len(counts), generator=_generator(seed, 2))
+    share = -(-total // len(ks))
+    return torch.cat([rank[counts[rank] == k][:share] for k in ks]).sort().values
 
 
 def validate_options(o: dict) -> None:
@@ -180,3 +203,4 @@ def validate_options(o: dict) -> None:
     number(o, "batch_size", lo=1, hi=scenes, integer=True, prefix="train")
     number(o, "eval_batch_size", lo=1, integer=True, prefix="eval")
     number(o, "samples_per_count", lo=1, integer=True, prefix="data")
+    number(o, "train_samples", lo=0, integer=True, prefix="eval")

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from diffcomp.data.render import image_grid
+from diffcomp.files import save_figure
 
 _PER_K = re.compile(r"^eval/k(\d+)/(\w+)$")
 
@@ -54,8 +55,7 @@ def plot_accuracy_vs_k(
         ax.set_ylim(-0.03, 1.03)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 
@@ -91,8 +91,7 @@ def plot_sample_grid(images: torch.Tensor, conditions: torch.Tensor, path: Path,
     ax.set_yticks([r * (n + 1) + n / 2 for r in range(len(counts))], [f"k={k}" for k in counts])
     ax.set_xticks([])
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 
@@ -110,8 +109,7 @@ def plot_cosines(cosines: torch.Tensor, path: Path, title: str = "") -> None:
     ax.set_xlabel("condition j")
     ax.set_ylabel("condition i")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 

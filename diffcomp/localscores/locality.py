@@ -54,6 +54,7 @@ from torch import Tensor, nn
 
 from diffcomp.config.errors import require
 from diffcomp.diffusion.schedule import NoiseSchedule, add_noise
+from diffcomp.files import save_figure
 
 
 @dataclass(frozen=True)
@@ -135,8 +136,11 @@ def _evaluating(model: nn.Module) -> Iterator[None]:
 
 
 def _device(model: nn.Module) -> torch.device:
-    parameter = next(model.parameters(), None)
-    return parameter.device if parameter is not None else torch.device("cpu")
+    """Where the model lives: its parameters', else its buffers' (a model made of data has no parameters)."""
+    tensor = next(model.parameters(), None)
+    if tensor is None:
+        tensor = next((b for b in model.buffers() if b is not None), None)
+    return tensor.device if tensor is not None else torch.device("cpu")
 
 
 def _check(
@@ -327,13 +331,20 @@ def locality_metrics(curves: dict[str, LocalityCurve], prefix: str = "locality")
 
 
 def plot_locality(
-    curves: dict[str, LocalityCurve], path: Path, schedule: NoiseSchedule | None = None, title: str = ""
+    curves: dict[str, LocalityCurve],
+    path: Path,
+    schedule: NoiseSchedule | None = None,
+    title: str = "",
+    reference: dict[str, LocalityCurve] | None = None,
+    weight: tuple[Sequence[int], Sequence[float]] | None = None,
 ) -> None:
     """Locality against the timestep, one line per measure (band: ± std over samples); with
-    ``schedule`` a top axis shows the noise level ``sqrt(1 - abar_t)``."""
+    ``schedule`` a top axis shows the noise level ``sqrt(1 - abar_t)``. ``reference``: the same measures
+    of the training set's ideal denoiser (dashed, same colour); ``weight``: ``(timesteps, values)`` of
+    the epsilon-loss weight on the clean-image error, on a log-scale right axis (grey)."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(6.6, 4))
     for name, curve in curves.items():
         mean, std = curve.mean, curve.std
         (line,) = ax.plot(curve.timesteps, mean, marker="o", markersize=3, label=f"{name} (R = {curve.radius:g})")
@@ -345,10 +356,23 @@ def plot_locality(
             alpha=0.2,
             linewidth=0,
         )
+        if reference and name in reference:
+            ideal = reference[name]
+            ax.plot(
+                ideal.timesteps, ideal.mean, ls="--", marker="x", ms=4, color=line.get_color(), label=f"{name}, ideal"
+            )
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("timestep t (more noise →)")
     ax.set_ylabel("share within radius R (1 = local)")
-    ax.legend(fontsize=8)
+    handles, labels = ax.get_legend_handles_labels()
+    if weight is not None:
+        right = ax.twinx()
+        (w,) = right.plot(weight[0], weight[1], color="0.45", ls=":", marker=".", label="ε-loss weight ᾱ/(1 − ᾱ)")
+        right.set_yscale("log")
+        right.set_ylabel("weight on the clean-image error", fontsize=8, color="0.45")
+        right.tick_params(labelsize=7, colors="0.45")
+        handles, labels = [*handles, w], [*labels, w.get_label()]
+    ax.legend(handles, labels, fontsize=7)
     if schedule is not None:  # the bottom axis's ticks, labelled with their noise level
         fig.canvas.draw()
         ticks = [t for t in ax.get_xticks() if 0 <= t < schedule.num_steps]
@@ -360,5 +384,5 @@ def plot_locality(
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)

@@ -83,6 +83,16 @@ def score_scenes(
     return SceneScores(requested, detected_counts, hit, match)
 
 
+def answers_training_scene(scores: SceneScores, regime: str, train_counts) -> np.ndarray:
+    """Per training scene requested with its own conditions, whether the sample fits the training
+    distribution: regime ``all`` asks for every bump, so the scene's ``match``; regime ``one`` labels
+    one bump and leaves the rest to chance, so a hit at the labelled place and a bump count among
+    the trained ones."""
+    if regime == "all":
+        return scores.match
+    return (scores.hits == scores.requested) & np.isin(scores.detected, np.asarray(list(train_counts)))
+
+
 def per_count_metrics(scores: SceneScores) -> dict[int, dict[str, float]]:
     """``{k: {"match", "recall", "count_error", "exact_count", "n"}}`` averaged over the scenes asking for k."""
     out = {}

@@ -11,7 +11,8 @@ this is the widely used public DDPM UNet: 23.4 M parameters at 1x32x32.
 
 Representation layers: every stage is a named child of :attr:`UNet.stages`; the activation after
 a stage (block + attention) is what :func:`diffcomp.model.capture.capture_layer` records. The
-default probe ``down3`` (4x4x256 at N=32) is our reading of the paper's "layer 4" (see README).
+paper's "layer 4" is ``down3`` at N=32, a 4x4x256 map; the default probe (``eval.probe_layer=auto``)
+keeps that 4x4 geometry at every N (``down2`` at N=16; see :func:`diffcomp.model.capture.auto_layer`).
 """
 
 from __future__ import annotations
@@ -130,6 +131,21 @@ class UNet(nn.Module):
 
     STAGE_NAMES = ("down1", "down2", "down3", "up1", "up2", "up3")
     LAYERS = (*STAGE_NAMES, "middle")  # what eval.probe_layer may name
+
+    @staticmethod
+    def map_sizes(image_size: int) -> dict[str, int]:
+        """Side of each named layer's square output map at canvas ``image_size``, in forward order
+        (each down block pools by 2, each up block doubles)."""
+        n = image_size
+        return {
+            "down1": n // 2,
+            "down2": n // 4,
+            "down3": n // 8,
+            "middle": n // 8,
+            "up1": n // 4,
+            "up2": n // 2,
+            "up3": n,
+        }
 
     @classmethod
     def validate_config(cls, node, prefix: str = "model", root=None) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import OmegaConf
 
+from diffcomp.files import atomic_path
 from diffcomp.results import RECORD_NAME
 from diffcomp.sweeps.figures import draw_figures
 
@@ -304,7 +305,8 @@ def aggregate(
     x, hue = choose_axes(sweep, x, hue)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"table": out / "results.csv"}
-    sweep.table.to_csv(paths["table"], index=False)
+    with atomic_path(paths["table"]) as tmp:  # two launches of one sweep may aggregate at once
+        sweep.table.to_csv(tmp, index=False)
     try:
         import pyarrow  # noqa: F401 - optional
 
@@ -317,9 +319,11 @@ def aggregate(
     points = by_point(sweep)
     if points is not None:
         paths["by_point"] = out / "by_point.csv"
-        points.to_csv(paths["by_point"], index=False)
+        with atomic_path(paths["by_point"]) as tmp:
+            points.to_csv(tmp, index=False)
     summary = summarise(sweep, metric, x, hue)
-    (out / "summary.txt").write_text(summary + "\n")
+    with atomic_path(out / "summary.txt") as tmp:
+        tmp.write_text(summary + "\n")
     plots = []
     done = sweep.rows("complete")
     if metric and x and len(done) and pd.api.types.is_numeric_dtype(done[metric]) and done[metric].notna().any():

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from diffcomp import files
 from diffcomp.sweeps.aggregate import load_records, parse_overrides
 
 DPI = 110  # every experiment figure's resolution
@@ -237,10 +238,7 @@ def first_crossing(
 
 def save_figure(fig: Figure, path: Path) -> Path:
     """Write ``fig`` as a PNG at the experiments' resolution (its folder made when missing)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI)
-    return path
+    return files.save_figure(fig, path, dpi=DPI)
 
 
 def markdown_row(cells: Iterable) -> str:
@@ -257,8 +255,8 @@ def write_lines(path: Path, lines: Iterable[str]) -> Path:
     """Write a text table (a ``.md`` beside the figure), one line each, ending in a newline (its folder
     made when missing)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
+    with files.atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
     return path
 
 

@@ -24,6 +24,7 @@ from hydra.errors import CompactHydraException, HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from diffcomp.config.sweep import clean_range, format_value
+from diffcomp.files import atomic_path
 
 log = logging.getLogger(__name__)
 MANIFEST_NAME = "jobs.txt"
@@ -211,8 +212,10 @@ def write_manifest(plans: Sequence[JobPlan], sweep_dir: Path) -> Path:
     """
     path = Path(sweep_dir) / MANIFEST_NAME
     lines = [shlex.join(o for o in p.overrides if not o.startswith("dry_run=")) for p in plans]
-    path.write_text("".join(line + "\n" for line in lines))
-    (Path(sweep_dir) / "jobs.json").write_text(json.dumps([p.__dict__ for p in plans], indent=2, default=str))
+    with atomic_path(path) as tmp:  # two launches of one sweep write the same plan: never a torn one
+        tmp.write_text("".join(line + "\n" for line in lines))
+    with atomic_path(Path(sweep_dir) / "jobs.json") as tmp:
+        tmp.write_text(json.dumps([p.__dict__ for p in plans], indent=2, default=str))
     return path
 
 
@@ -231,14 +234,30 @@ def _job_failed(plan: JobPlan, ret) -> bool:
     )
 
 
+def _skipped_by(ret) -> str | None:
+    """The owner (``host:pid``) of a job this launch skipped because another process runs it, else None."""
+    value = getattr(ret, "_return_value", None)
+    return value.get("owner") if isinstance(value, dict) and value.get("status") == "skipped" else None
+
+
 def report_failures(plans: Sequence[JobPlan], returns: Sequence) -> None:
-    """Summarise a finished sweep; raise :class:`SweepFailures` naming the failed jobs, if any."""
+    """Summarise a finished sweep; raise :class:`SweepFailures` naming the failed jobs, if any.
+
+    Jobs skipped because another launch owns them are counted apart, neither done nor failed."""
     returns = list(returns) + [None] * (len(plans) - len(returns))
     failed = [
         f"  job {plan.index} [{' '.join(plan.overrides)}] -> {plan.output_dir}"
         for plan, ret in zip(plans, returns)
         if _job_failed(plan, ret)
     ]
-    log.info("sweep finished: %d job(s), %d failed", len(plans), len(failed))
+    skipped = [(plan, _skipped_by(ret)) for plan, ret in zip(plans, returns) if _skipped_by(ret)]
+    log.info(
+        "sweep finished: %d job(s), %d failed%s",
+        len(plans),
+        len(failed),
+        f", {len(skipped)} skipped (owned by another launch, which finishes them)" if skipped else "",
+    )
+    for plan, owner in skipped:
+        log.info("  job %d [%s] skipped: owned by %s", plan.index, " ".join(plan.overrides), owner)
     if failed:
         raise SweepFailures(f"{len(failed)} of {len(plans)} jobs failed (the others completed):\n" + "\n".join(failed))

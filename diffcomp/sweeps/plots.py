@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from diffcomp.files import save_figure
+
 _DPI = 110
 
 
@@ -25,9 +27,7 @@ def slug(name: str) -> str:
 
 
 def _save(fig: Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=_DPI)
-    return path
+    return save_figure(fig, path, dpi=_DPI)
 
 
 def _averaged_over(table: pd.DataFrame, keep: list[str], params: list[str]) -> str:

@@ -6,13 +6,17 @@ written before anything is launched), each job's ``results.json`` and, for SLURM
 
 * ``complete``, ``failed`` (with its error line) or ``interrupted`` (stopped by a signal, resumable):
   what its record says;
-* ``running``: its record says so and SLURM still runs it (or nothing is known of SLURM);
-* ``lost``: its record says running but SLURM no longer runs it (killed before it could write,
-  e.g. ``scancel`` after the grace time): resumable from its last checkpoint, like an interrupted job;
+* ``running``: its record says so and a live process owns the job (:mod:`diffcomp.ownership`), or
+  SLURM still runs it;
+* ``interrupted`` too when its record says running but no process owns the job any more (killed
+  before it could write, e.g. ``kill -9``: the lock is free, or its owner's pid is dead on this host);
+* ``lost``: its record says running, nothing owns it and SLURM no longer runs it (e.g. ``scancel``
+  after the grace time): resumable from its last checkpoint, like an interrupted job;
+* ``unreadable``: its record exists but cannot be read (truncated, edited by hand);
 * ``pending`` or ``not started``: no record yet, queued in SLURM or not.
 
 The command that finishes the sweep resubmits exactly the jobs that are not complete (failed,
-interrupted, lost, not started) as array tasks of ``slurm/array.sbatch`` over the sweep's own
+interrupted, lost, unreadable, not started) as array tasks of ``slurm/array.sbatch`` over the sweep's own
 ``jobs.txt``: task ``i`` runs job ``i`` in its own directory, so complete jobs are left alone and
 interrupted ones resume.
 """
@@ -26,9 +30,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from diffcomp.results import read_record
+from diffcomp.ownership import owner_of
+from diffcomp.results import UnreadableRecord, load_record
 
-STATES = ("complete", "running", "pending", "failed", "interrupted", "lost", "not started")
+STATES = ("complete", "running", "pending", "failed", "interrupted", "lost", "unreadable", "not started")
 SLURM_RECORD = "slurm.json"
 ACTIVE = ("PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED", "RESIZING", "SUSPENDED")
 
@@ -148,21 +153,29 @@ def sweep_status(sweep_dir: str | Path) -> SweepStatus:
     jobs = []
     for plan in plans:
         index, task = int(plan["index"]), tasks.get(str(plan["index"]))
-        record = read_record(Path(plan["output_dir"])) or {}
         slurm_state = states.get(task) if task else None
-        alive = slurm_state in ACTIVE
-        status = record.get("status")
-        if status in ("complete", "failed", "interrupted"):
-            state = status
-        elif status == "running":
-            state = "running" if alive or task is None else "lost"
-        else:
-            state = "pending" if alive else "not started"
-        error = record.get("error") if state in ("failed", "interrupted") else None
-        if state == "lost":
-            error = "its record says running but SLURM no longer runs it (killed before it could write)"
+        state, error = _job_state(Path(plan["output_dir"]), slurm_state in ACTIVE, task is not None)
         jobs.append(JobState(index, list(plan["overrides"]), plan["output_dir"], state, error, slurm_state, task))
     return SweepStatus(sweep_dir, jobs, *_launch_of(sweep_dir))
+
+
+def _job_state(out_dir: Path, slurm_alive: bool, on_slurm: bool) -> tuple[str, str | None]:
+    """A job's state and the error line status prints for it (see the module docstring)."""
+    try:
+        record = load_record(out_dir) or {}
+    except UnreadableRecord as error:
+        return "unreadable", f"{error} (a rerun redoes the job)"
+    status = record.get("status")
+    if status in ("complete", "failed", "interrupted"):
+        return status, record.get("error") if status != "complete" else None
+    if status != "running":
+        return ("pending" if slurm_alive else "not started"), None
+    if slurm_alive or owner_of(out_dir) is not None:
+        return "running", None
+    if on_slurm:
+        return "lost", "its record says running but SLURM no longer runs it (killed before it could write)"
+    writer = f" ({record['host']}:{record['pid']})" if record.get("host") and record.get("pid") else ""
+    return "interrupted", f"its record says running but its process{writer} is gone (killed before it could write)"
 
 
 def _read_json(path: Path) -> dict:

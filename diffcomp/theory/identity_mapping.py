@@ -70,6 +70,7 @@ from omegaconf import DictConfig
 
 from diffcomp.config import checks
 from diffcomp.config.errors import ConfigError
+from diffcomp.files import atomic_path, save_figure
 
 MODELS = ("linear", "symmetric", "mlp")
 INITS = ("gaussian", "positive")
@@ -369,7 +370,7 @@ def plot_ood_loss(histories: dict[str, dict], path: Path, title: str = "") -> No
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 
@@ -411,7 +412,7 @@ def plot_ood_loss_by_seed(curves: dict[str, dict[int, np.ndarray]], tolerance: f
     axes[0][0].set_ylabel("OOD loss ½‖f(x_b) − x_b‖²")
     fig.suptitle(f"grey: no swing-by (a rise > {tolerance:g} × initial loss between two falls)", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 
@@ -446,7 +447,7 @@ def plot_concept_trajectory(histories: dict[str, dict], mu: Sequence[float], pat
         fontsize=9,
     )
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 
@@ -473,7 +474,7 @@ def plot_jacobians(histories: dict[str, dict], path: Path, title: str = "") -> N
         if d <= 4:
             ax.legend(fontsize=6, ncol=2)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 
@@ -577,7 +578,8 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
         for model in models
     }
 
-    np.savez(out_dir / "identity_mapping.npz", **{k: np.asarray(v) for k, v in arrays.items()})
+    with atomic_path(out_dir / "identity_mapping.npz") as tmp:
+        np.savez(tmp, **{k: np.asarray(v) for k, v in arrays.items()})
     title = f"seed {seeds[0]}, init {task.init}"
     plot_ood_loss_by_seed(curves, tolerance, out_dir / "ood_loss_by_seed.png")
     plot_ood_loss(shown, out_dir / "ood_loss.png", title)

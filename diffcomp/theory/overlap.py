@@ -1,17 +1,23 @@
 """The overlap of two Gaussian bump images (main paper, appendix A.5 and Fig. 6b).
 
 Why: the percolation picture of Sec. 3.3 needs a number saying how much two training images share.
-The paper uses the L2 norm of the elementwise product of the *inverted* images (ink = 1 - v/255, so
-the bump is bright and the background zero), normalised by the reference image:
+Appendix A.5 takes the *inverted* images (ink = 1 - v/255: bump bright, background zero) and prints,
+in our text copy, ``[IVa * ||2/||aH2`` beside "the normalized L2-norm of their product": the PDF
+extraction turned a square root into "IV", so the paper's formula is
 
-    overlap(a, b) = ||a * b||_2 / norm(a).
+    overlap(a, b) = ||sqrt(a * b)||_2 / ||a||_2          (normalization="sqrt", the default)
 
-The text says this is 1 for an image with itself and can exceed 1 for a slightly offset bump on the
-pixel grid; the literal normaliser ``||a||_2`` gives neither (its self-overlap is about 0.71 for a
-wide bump). So the default normaliser is ``||a * a||_2`` (``normalization="self"``), which makes the
-self-overlap exactly 1 and lets pixelation push the overlap above 1; ``normalization="norm"`` keeps
-the literal ``||a||_2`` for comparison. In the continuum the "self" overlap of two bumps a distance
-``r`` apart is ``exp(-r^2 / (8 sigma^2))`` (the paper's profile has ``4 sigma^2`` in the exponent).
+It is the one reading under which the text's two stated properties hold with the literal normaliser
+``||a||_2``: an image's overlap with itself is exactly 1, and on the pixel grid a neighbour that lands
+on a pixel centre can hold more ink than a half-pixel reference, so the overlap "temporarily goes
+beyond 1". In the continuum two bumps a distance ``r`` apart (the paper's profile has ``4 sigma^2``
+in the exponent) overlap ``exp(-r^2 / (16 sigma^2))``.
+
+Two other readings stay available for comparison, named for what they compute: ``"self"``,
+``||a * b||_2 / ||a * a||_2`` (this project's earlier default: self-overlap 1 as well, but it is the
+*square* of the paper's overlap in the continuum, ``exp(-r^2 / (8 sigma^2))``, so a threshold means a
+different distance), and ``"norm"``, ``||a * b||_2 / ||a||_2`` (self-overlap about 0.71 for a wide
+bump: neither property holds).
 
 Images come from :func:`diffcomp.data.render.render` with float64 labels, so the tails survive
 down to ~1e-16 (the [0, 255] round trip loses anything smaller; irrelevant at thresholds >= 1e-3).
@@ -27,7 +33,12 @@ from torch import Tensor
 
 from diffcomp.data.render import render
 
-NORMALIZATIONS = ("self", "norm")
+NORMALIZATIONS = ("sqrt", "self", "norm")
+FORMULAS = {
+    "sqrt": "‖√(a∗b)‖₂ / ‖a‖₂",
+    "self": "‖a∗b‖₂ / ‖a∗a‖₂",
+    "norm": "‖a∗b‖₂ / ‖a‖₂",
+}
 
 
 def ink_images(labels: Tensor, size: int, sigma: float, periodic: bool = False) -> Tensor:
@@ -36,18 +47,28 @@ def ink_images(labels: Tensor, size: int, sigma: float, periodic: bool = False) 
     return 1.0 - images / 255.0
 
 
-def normaliser(images: Tensor, normalization: str = "self") -> Tensor:
-    """Per-image denominator: ``||a * a||_2`` ("self", self-overlap 1) or ``||a||_2`` ("norm", literal)."""
+def _check(normalization: str) -> None:
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(f"normalization must be one of {', '.join(NORMALIZATIONS)}, got {normalization!r}")
+
+
+def _power(normalization: str) -> int:
+    """The power of the images whose pixel sums enter the formula: ``a * b`` for "sqrt", ``(a * b)^2`` else."""
+    return 1 if normalization == "sqrt" else 2
+
+
+def normaliser(images: Tensor, normalization: str = "sqrt") -> Tensor:
+    """Per-image denominator: ``||a||_2`` ("sqrt", "norm") or ``||a * a||_2`` ("self")."""
+    _check(normalization)
     if normalization == "self":
         return (images**4).sum(dim=(-2, -1)).sqrt()
-    if normalization == "norm":
-        return (images**2).sum(dim=(-2, -1)).sqrt()
-    raise ValueError(f"normalization must be one of {', '.join(NORMALIZATIONS)}, got {normalization!r}")
+    return (images**2).sum(dim=(-2, -1)).sqrt()
 
 
-def overlap(a: Tensor, b: Tensor, normalization: str = "self") -> Tensor:
-    """``||a * b||_2 / norm(a)`` over the last two axes (leading axes broadcast); ``a`` is the reference."""
-    return ((a * b) ** 2).sum(dim=(-2, -1)).sqrt() / normaliser(a, normalization)
+def overlap(a: Tensor, b: Tensor, normalization: str = "sqrt") -> Tensor:
+    """The overlap of ``b`` with the reference ``a`` over the last two axes (leading axes broadcast)."""
+    numerator = ((a * b).clamp_min(0.0) ** _power(normalization)).sum(dim=(-2, -1)).sqrt()
+    return numerator / normaliser(a, normalization)
 
 
 def overlap_curve(
@@ -55,7 +76,7 @@ def overlap_curve(
     sigma: float,
     size: int = 32,
     reference: float | None = None,
-    normalization: str = "self",
+    normalization: str = "sqrt",
 ) -> np.ndarray:
     """Overlap of a reference bump with its neighbour shifted by each increment ``d`` along x (Fig. 6b).
 
@@ -74,16 +95,17 @@ def overlap_curve(
     return overlap(a, b, normalization).numpy()
 
 
-def overlap_matrix(images: Tensor, normalization: str = "self") -> np.ndarray:
+def overlap_matrix(images: Tensor, normalization: str = "sqrt") -> np.ndarray:
     """All-pairs overlaps [M, M] of ink images [M, N, N] with one matrix product, no pair loop.
 
-    With ``P`` the squared images flattened to [M, N^2], ``||a_i * a_j||_2^2 = (P P^T)_ij``. The graph
-    of percolation needs a symmetric relation, so each pair is normalised by the geometric mean
-    ``sqrt(norm(a_i) norm(a_j))``; on a grid of pixel-centred bumps all interior images have the
-    same norm and this equals the directed :func:`overlap`. By Cauchy-Schwarz every off-diagonal
-    entry is at most 1 (with either normaliser), and the diagonal is 1 for "self".
+    With ``P`` the images raised to the formula's power and flattened to [M, N^2], the numerator's
+    squared norm is ``(P P^T)_ij``. The graph of percolation needs a symmetric relation, so each pair
+    is normalised by the geometric mean ``sqrt(norm(a_i) norm(a_j))``; on a grid of pixel-centred
+    bumps all interior images have the same norm and this equals the directed :func:`overlap`. By
+    Cauchy-Schwarz every off-diagonal entry is at most 1 for every formula, and the diagonal is 1 for
+    "sqrt" and "self".
     """
-    squared = (images**2).reshape(len(images), -1)
-    gram = (squared @ squared.T).clamp_min(0.0)
+    powered = (images.clamp_min(0.0) ** _power(normalization)).reshape(len(images), -1)
+    gram = (powered @ powered.T).clamp_min(0.0)
     norms = normaliser(images, normalization)
     return (gram.sqrt() / (norms[:, None] * norms[None, :]).sqrt()).numpy()

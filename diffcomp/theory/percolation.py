@@ -15,30 +15,32 @@ the first lambda keeping both its ends, and Kruskal's union-find over the minimu
 those appearance times (the forest has the same components as the whole graph at every lambda)
 gives the largest cluster at all lambdas at once; the overlap matrix is computed once per sigma.
 
-Thresholds. At a given sigma a threshold decides which neighbours count: for sigma = 0.3 the
-unit-neighbour overlap is 0.088, the diagonal one 0.0077 and the distance-2 one 0.0039, so 0.1
-leaves no edge, 0.05 and 0.01 the 4-neighbour square lattice (site percolation threshold 0.593),
-0.005 adds the diagonals (0.407) and 0.001 the distance-2 neighbours. The default spread
-0.001 / 0.005 / 0.01 / 0.05 / 0.1 therefore contains the paper's 0.005 (Fig. 6c) and 0.05 (Fig. 14b)
-and reaches from "sigma = 0.3 percolates early" to "sigma = 0.3 never percolates", the behaviour
-Fig. 13 describes ("given a large enough threshold overlap, some datasets with small sigma never
-percolate").
+Thresholds. At a given sigma a threshold decides which neighbours count. With appendix A.5's overlap
+``||sqrt(a*b)||_2 / ||a||_2`` (the default; ``exp(-r^2 / 16 sigma^2)`` in the continuum) sigma = 0.3's
+neighbours at distance 1, sqrt 2, 2, sqrt 5, sqrt 8 and 3 overlap 0.35, 0.12, 0.062, 0.022, 0.0039 and
+0.0014: the paper's 0.005 (Fig. 6c) connects every neighbour within distance sqrt 5 (20 of them), so
+sigma = 0.3 percolates early (lambda_half 0.19 at 32 x 32, 0.16 at 16 x 16); 0.1 leaves the 8-neighbour
+lattice (site percolation threshold 0.407), 0.2 the 4-neighbour one (0.593), 0.4 no edge. The default spread
+0.001 / 0.005 / 0.01 / 0.05 / 0.1 contains the paper's 0.005 and 0.05 (Fig. 14b) and reaches Fig. 13's
+"given a large enough threshold overlap, some datasets with small sigma never percolate" at sigma = 0.1
+(and at sigma = 0.3 from 0.35 on).
 
-Measured with the defaults (5 seeds, 21 lambdas 0.02 .. 1, "self" normalisation; the sweep takes
-~2 s and the whole task ~4 s with figures on the 2-core development CPU), ``lambda_half``
-(``<= 0.02``: already reached at the smallest lambda; ``never``: not even at lambda = 1):
+Measured with the defaults (5 seeds, 21 lambdas 0.02 .. 1, the "sqrt" overlap; the whole task ~4 s
+with figures on the 2-core development CPU), ``lambda_half`` (``<= 0.02``: already reached at the
+smallest lambda; ``never``: not even at lambda = 1)::
 
     sigma  overlap(d=1)  thr 0.001  thr 0.005  thr 0.01  thr 0.05  thr 0.1
-    0.1    2e-11         never      never      never     never     never
-    0.3    0.088         0.288      0.400      0.585     0.585     never
-    0.5    0.51          0.081      0.137      0.164     0.188     0.288
-    1      0.88          <= 0.02    0.025      0.028     0.050     0.053
-    1.5    0.95          <= 0.02    <= 0.02    <= 0.02   <= 0.02   0.025
-    2      0.97          <= 0.02    <= 0.02    <= 0.02   <= 0.02   <= 0.02
+    0.1    5.3e-06       never      never      never     never     never
+    0.3    0.35          0.137      0.188      0.188     0.288     0.400
+    0.5    0.77          0.036      0.050      0.053     0.109     0.137
+    1      0.94          <= 0.02    <= 0.02    <= 0.02   0.021     0.028
+    1.5    0.97          <= 0.02    <= 0.02    <= 0.02   <= 0.02   <= 0.02
+    2      0.98          <= 0.02    <= 0.02    <= 0.02   <= 0.02   <= 0.02
 
-sigma = 0.3 at 0.005 and at 0.01 / 0.05 lands on the square lattice's site-percolation thresholds
-with 8 and 4 neighbours (0.407, 0.593), as it should: those thresholds leave exactly those edges.
-sigma = 0.1 never connects (its unit-neighbour overlap is 2e-11), as the paper's D.1 notes.
+With the earlier ``||a*b||_2 / ||a*a||_2`` reading (``normalization=self``, the square of this one in the
+continuum) sigma = 0.3 at 0.005 kept only the 8-neighbour lattice and read lambda_half 0.40; on a finer
+lambda grid (0.02 steps) the "sqrt" value is 0.176 at 32 x 32 and 0.158 at 16 x 16.
+sigma = 0.1 never connects (its unit-neighbour overlap is 5e-6), as the paper's D.1 notes.
 """
 
 from __future__ import annotations
@@ -58,13 +60,14 @@ from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 from diffcomp.config import checks
 from diffcomp.config.errors import ConfigError
 from diffcomp.data.labels import label_grid, nested_subsample
-from diffcomp.theory.overlap import NORMALIZATIONS, ink_images, overlap_curve, overlap_matrix
+from diffcomp.files import atomic_path, save_figure
+from diffcomp.theory.overlap import FORMULAS, NORMALIZATIONS, ink_images, overlap_curve, overlap_matrix
 
 # thresholds the paper's figures use, named in the figure's panel titles
 PAPER_FIGURES = {0.005: "Fig. 6c", 0.05: "Fig. 14b"}
 
 
-def grid_overlaps(size: int, sigma: float, grid_step: float = 1.0, normalization: str = "self") -> np.ndarray:
+def grid_overlaps(size: int, sigma: float, grid_step: float = 1.0, normalization: str = "sqrt") -> np.ndarray:
     """Overlap matrix [M, M] of all bumps on the grid ``mu = k * grid_step`` (rows ordered as ``label_grid``)."""
     labels = label_grid(size, grid_step, grid_step)
     return overlap_matrix(ink_images(labels, size, sigma), normalization)
@@ -164,7 +167,7 @@ def mass_ratio_sweep(
     thresholds: Sequence[float],
     size: int = 32,
     grid_step: float = 1.0,
-    normalization: str = "self",
+    normalization: str = "sqrt",
 ) -> np.ndarray:
     """Mass ratios [thresholds, sigmas, fractions, seeds]; one overlap matrix per sigma, then one pass per seed."""
     out = np.empty((len(thresholds), len(sigmas), len(fractions), len(seeds)))
@@ -231,7 +234,7 @@ def crossing_table(
 
 
 def plot_overlap_curves(
-    increments, curves: dict, thresholds: Sequence[float], path: Path, normalization: str = "self"
+    increments, curves: dict, thresholds: Sequence[float], path: Path, normalization: str = "sqrt"
 ) -> None:
     """Fig. 6b: overlap against increment, one line per sigma, thresholds dashed and labelled (log scale)."""
     import matplotlib.pyplot as plt
@@ -256,11 +259,11 @@ def plot_overlap_curves(
     ax.set_yscale("log")
     ax.set_ylim(floor, None)
     ax.set_xlabel("increment d (neighbour shift along x, pixels)")
-    ax.set_ylabel("overlap ‖a∗b‖₂ / " + ("‖a∗a‖₂" if normalization == "self" else "‖a‖₂"))
+    ax.set_ylabel("overlap " + FORMULAS[normalization])
     ax.set_title("dashed: threshold overlaps", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 
@@ -312,7 +315,7 @@ def plot_mass_ratios(fractions, ratios: np.ndarray, sigmas, thresholds, path: Pa
     else:  # a row below the panels
         fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), **legend)
         fig.tight_layout(rect=(0, 0.5 / fig.get_figheight(), 1, 1))
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 
@@ -391,23 +394,25 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     for sigma, value in zip(sigmas, unit):
         metrics[f"overlap_unit_neighbour/{_key(sigma)}"] = value
 
-    np.savez(
-        out_dir / "percolation.npz",
-        sigmas=sigmas,
-        lambdas=fractions,
-        seeds=seeds,
-        thresholds=thresholds,
-        mass_ratio=ratios,
-        lambda_half=crossings,
-        increments=increments,
-        overlap=np.stack([curves[s] for s in sigmas]),
-    )
+    with atomic_path(out_dir / "percolation.npz") as tmp:
+        np.savez(
+            tmp,
+            sigmas=sigmas,
+            lambdas=fractions,
+            seeds=seeds,
+            thresholds=thresholds,
+            mass_ratio=ratios,
+            lambda_half=crossings,
+            increments=increments,
+            overlap=np.stack([curves[s] for s in sigmas]),
+        )
     title = (
         f"λ½: the λ beyond which the mean (over {len(seeds)} seeds) largest-cluster mass ratio stays ≥ {level:g}; "
         f"λ from {fractions[0]:g} to {fractions[-1]:g}, {size}×{size} grid, '{normalization}' overlap.\n\n"
     )
-    (out_dir / "lambda_half.md").write_text(title + crossing_table(fractions, ratios, sigmas, thresholds, level, unit))
-    with open(out_dir / "lambda_half.csv", "w", newline="") as handle:
+    with atomic_path(out_dir / "lambda_half.md") as tmp:
+        tmp.write_text(title + crossing_table(fractions, ratios, sigmas, thresholds, level, unit))
+    with atomic_path(out_dir / "lambda_half.csv") as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)

@@ -20,7 +20,10 @@ TOPOLOGY_KEYS = {
     "repr/betti0",
     "repr/betti1",
     "repr/betti2",
-    "repr/topology_threshold",
+    "repr/topology_threshold_h0",
+    "repr/topology_threshold_h1",
+    "repr/topology_threshold_h2",
+    "repr/topology_calibrated",
     "repr/topology_scale",
     "repr/topology_largest_component",
     "repr/persistence_h0_2",
@@ -53,7 +56,7 @@ def test_full_analysis_of_a_clifford_torus(layer, grid_labels, tmp_path):
     assert scalars.keys() >= CHEAP_KEYS | TOPOLOGY_KEYS | TORUS_KEYS
     assert all(k.startswith("repr/") for k in scalars)
     json.dumps(scalars)  # plain Python scalars only
-    assert all(type(v) in (int, float, str) for v in scalars.values())
+    assert all(type(v) in (int, float, str, bool) for v in scalars.values())
     assert scalars["repr/n_features"] == 96
     assert scalars["repr/participation_ratio"] == pytest.approx(4.0, abs=0.1)
     assert (scalars["repr/betti0"], scalars["repr/betti1"], scalars["repr/betti2"]) == (1, 2, 1)

@@ -115,14 +115,18 @@ def lattice(neighbours):
 
 
 @pytest.mark.parametrize(
-    "threshold, neighbours, p_c",
+    "normalization, threshold, neighbours, p_c",
     [
-        (0.05, [(1, 0), (0, 1)], 0.5927),  # 4-neighbour square lattice (site percolation threshold)
-        (0.005, [(1, 0), (0, 1), (1, 1)], 0.4073),  # with diagonals: the 8-neighbour (Moore) lattice
+        # appendix A.5's overlap: sigma = 0.3's neighbours at 1, sqrt 2, 2 overlap exp(-r^2 / 1.44) ~ 0.35, 0.12, 0.06
+        ("sqrt", 0.2, [(1, 0), (0, 1)], 0.5927),  # 4-neighbour square lattice (site percolation threshold)
+        ("sqrt", 0.1, [(1, 0), (0, 1), (1, 1)], 0.4073),  # with diagonals: the 8-neighbour (Moore) lattice
+        # the earlier reading is the square: the same lattices at the squared thresholds' neighbourhood
+        ("self", 0.05, [(1, 0), (0, 1)], 0.5927),
+        ("self", 0.005, [(1, 0), (0, 1), (1, 1)], 0.4073),
     ],
 )
-def test_sigma_03_is_site_percolation_on_a_square_lattice(threshold, neighbours, p_c):
-    overlaps = grid_overlaps(32, 0.3)
+def test_sigma_03_is_site_percolation_on_a_square_lattice(normalization, threshold, neighbours, p_c):
+    overlaps = grid_overlaps(32, 0.3, normalization=normalization)
     np.testing.assert_array_equal(overlaps > threshold, lattice(neighbours) | np.eye(1024, dtype=bool))
     fractions = [round(0.02 * k, 2) for k in range(10, 41)]
     mean = mass_ratios(overlaps, fractions, range(5), threshold).mean(axis=1)
@@ -177,7 +181,9 @@ def test_default_grid_runs_in_seconds_and_reads_as_the_paper():
     t = {threshold: i for i, threshold in enumerate(thresholds)}
     assert mean[:, s[0.1]].max() < 0.06  # sigma = 0.1 never percolates (paper, D.1)
     assert np.all(mean[:, s[2.0], fractions.index(0.1)] > 0.99)  # sigma = 2 is connected at lambda = 0.1
-    assert mean[t[0.1], s[0.3]].max() < 0.06  # "large enough threshold": a small sigma never percolates
+    # "given a large enough threshold overlap, some datasets with small sigma never percolate" (Fig. 13):
+    # above sigma = 0.3's unit-neighbour overlap (0.35) no edge is left
+    assert mass_ratios(grid_overlaps(32, 0.3), [1.0], [0], 0.4).max() < 0.01
     order = np.argsort(thresholds)
     assert np.all(np.diff(mean[order], axis=0) <= 1e-12)  # a higher threshold never connects more
     crossings = [half_crossing(fractions, mean[t[0.005], s[sigma]]) for sigma in (0.3, 0.5, 1.0)]
