@@ -63,8 +63,8 @@ def previous_of(path: Path) -> Path:
 def resume_point(path: Path) -> tuple[Path | None, str | None]:
     """The checkpoint to resume from and, when the latest would not load, why it was passed over.
 
-    ``last.ckpt`` when it loads; else ``previous.ckpt`` when that loads; else None (start again from
-    step 0). A checkpoint that will not load (truncated, corrupted) is renamed ``<name>.corrupt`` so
+    ``last.ckpt`` when it loads with ``weights_only=True``; else ``previous.ckpt`` when that loads;
+    else None (start again from step 0). A checkpoint that will not load (truncated, corrupted) is renamed ``<name>.corrupt`` so
     that the next save cannot rotate it into ``previous.ckpt``; each one passed over is warned about.
     """
     import torch
@@ -76,8 +76,7 @@ def resume_point(path: Path) -> tuple[Path | None, str | None]:
         try:
             torch.load(candidate, map_location="cpu", weights_only=True)
         except Exception as error:  # torch raises RuntimeError, EOFError, UnpicklingError ... for a broken file
-            if "Weights only load failed" in str(error):
-                return candidate, None  # whole, but holding a type torch won't load safely: fit() says so
+            # (also for one holding objects beyond tensors and plain containers: never unpickled, set aside too)
             aside = candidate.with_name(candidate.name + ".corrupt")
             os.replace(candidate, aside)
             problems.append(

@@ -52,27 +52,61 @@ def build_logger(cfg: DictConfig, out_dir: Path):
         # a new version_<k> folder per (re)start: a resumed job appends a file instead of deleting the old one
         return CSVLogger(save_dir=str(out_dir), name="csv", **options)
     if kind == "wandb":
-        from lightning.pytorch.loggers import WandbLogger
+        return _wandb_logger(cfg, out_dir, options)
+    raise ValueError(f"logger.kind={kind!r} is invalid: allowed wandb, csv, none")
 
-        ident = run_identity(out_dir)
-        os.environ.setdefault("WANDB_SILENT", "true")
-        mode = os.environ.get("WANDB_MODE", options.pop("mode", "offline"))
-        options.pop("mode", None)
+
+def _wandb_logger(cfg: DictConfig, out_dir: Path, options: dict):
+    """Lightning's WandbLogger for the job; online, it connects now, and a tracker it cannot reach
+    within ``init_timeout`` seconds leaves the job logging offline (one warning says how to sync):
+    a job's science never depends on the tracker."""
+    from lightning.pytorch.loggers import WandbLogger
+
+    ident = run_identity(out_dir)
+    os.environ.setdefault("WANDB_SILENT", "true")
+    mode = os.environ.get("WANDB_MODE", options.pop("mode", "offline"))
+    options.pop("mode", None)
+    timeout = float(options.pop("init_timeout", 30))
+    group = options.pop("group", None) or ident["group"]
+
+    def make(mode: str):
+        import wandb
+
         logger = WandbLogger(
             save_dir=str(out_dir),
             name=ident["name"],
-            group=options.pop("group", None) or ident["group"],
+            group=group,
             id=ident["id"],
             resume="allow",
             mode=mode,
             config=scoped_config(cfg),
+            settings=wandb.Settings(init_timeout=timeout),
             **options,
         )
         # Lightning passes anonymous=None to wandb.init, which wandb answers with a deprecation
         # warning on every run; the setting does nothing, so it is not passed at all.
         logger._wandb_init.pop("anonymous", None)
         return logger
-    raise ValueError(f"logger.kind={kind!r} is invalid: allowed wandb, csv, none")
+
+    logger = make(mode)
+    if mode != "online":
+        return logger
+    try:
+        _ = logger.experiment  # wandb.init: the one call that needs the network
+    except Exception as error:  # wandb raises CommError, UsageError, TimeoutError ... for an unreachable server
+        import wandb
+
+        if wandb.run is not None:
+            wandb.finish(exit_code=1)
+        wandb.teardown()  # the failed init keeps the run id in wandb's service; the offline run reuses it
+        logging.getLogger(__name__).warning(
+            "W&B is unreachable (%s: %s); logging offline instead: sync later with `wandb sync %s`",
+            type(error).__name__,
+            str(error).splitlines()[0][:200] if str(error) else "",
+            Path(out_dir) / "wandb" / "offline-run-*",
+        )
+        logger = make("offline")
+    return logger
 
 
 def finish_logger(logger) -> None:

@@ -15,6 +15,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
+from diffcomp.model.capture import AUTO, choose_probe_layer
 from diffcomp.results import RECORD_NAME, read_record, write_json_atomic
 
 
@@ -85,7 +86,7 @@ def load_run(path: str | Path, device: str | None = None) -> FinishedRun:
     if not weights.exists():
         raise FileNotFoundError(f"{weights} is missing: the run did not finish")
     model = instantiate(cfg.model, _convert_="all")
-    model.load_state_dict(torch.load(weights, map_location="cpu"))
+    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))  # tensors only: no code
     module = instantiate(cfg.diffusion, model=model, _convert_="all")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     return FinishedRun(path, cfg, read_record(path), module.to(device).eval())
@@ -99,7 +100,8 @@ def analyze_finished_run(
     from diffcomp.data.canvas import evaluation_labels
 
     run = load_run(run_dir)
-    layer = layer or run.config.eval.probe_layer or "down3"
+    # the run's own probed layer (``auto`` resolved as it was in training), else the 4x4 map's stage
+    layer = layer or run.module.probe_layer or choose_probe_layer(run.module.model, AUTO)
     dm = run.datamodule()
     labels = evaluation_labels(dm.spec).float()
     acts = torch.cat([run.sample(chunk, sampler=sampler, steps=steps, layer=layer)[1] for chunk in labels.split(batch)])

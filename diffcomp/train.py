@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from diffcomp.data.preview import DatasetPreviewCallback
 from diffcomp.diffusion.sampling import SAMPLERS
 from diffcomp.files import atomic_path
 from diffcomp.logging_setup import build_logger, finish_logger, quiet_library_warnings, route_lightning_logs
+from diffcomp.model.capture import AUTO, auto_layer, map_side
 from diffcomp.progress import StepProgressBar
 from diffcomp.results import device_name
 
@@ -89,14 +89,36 @@ def check_training(cfg: DictConfig) -> None:
     optional_number(e, "every_n_steps", lo=1, integer=True, prefix="eval")
     require(isinstance(e.get("at_start"), bool), "eval.at_start", e.get("at_start"), "true or false")
     check_precision(cfg.trainer.get("precision"))
-    layers = getattr(get_class(cfg.model._target_), "LAYERS", ())
+
+
+def check_probe(cfg: DictConfig) -> None:
+    """``eval.probe_layer`` names a layer of the model, or ``auto`` finds the stage whose map is
+    ``eval.probe_map_size`` per side at this canvas (``capture.auto_layer``): checked before training."""
+    e = cfg.eval
+    model_class = get_class(cfg.model._target_)
+    layers = getattr(model_class, "LAYERS", ())
     probe = e.get("probe_layer")
+    side = int(number(e, "probe_map_size", lo=1, integer=True, prefix="eval")) if "probe_map_size" in e else 4
+    if probe is None or not trains(cfg):  # nothing trained, nothing probed (see run)
+        return
     require(
-        probe is None or probe in layers or not trains(cfg),  # nothing trained, nothing probed (see run)
+        probe == AUTO or probe in layers,
         "eval.probe_layer",
         probe,
-        "null or one of " + (", ".join(layers) or "(none for this model)"),
+        f"null, {AUTO} or one of " + (", ".join(layers) or "(none for this model)"),
     )
+    if probe == AUTO and hasattr(model_class, "map_sizes"):
+        size = int(cfg.model.image_size)
+        sizes = model_class.map_sizes(size)
+        first = next(iter(sizes.values()))  # the first encoder stage has the largest encoder map
+        require(
+            auto_layer(sizes, side) is not None,
+            "eval.probe_map_size",
+            side,
+            f"a side <= {first}, the first encoder map at data.size={size} (maps: "
+            + ", ".join(f"{name} {n}" for name, n in sizes.items())
+            + ")",
+        )
 
 
 def check_precision(precision) -> None:
@@ -111,7 +133,7 @@ def check_precision(precision) -> None:
         precision is None or (not isinstance(precision, bool) and precision in names + aliases),
         "trainer.precision",
         precision,
-        f"one of {', '.join(names)} (or the short forms {', '.join(map(str, aliases))})",
+        f"one of {', '.join(names)} (or the short forms {', '.join(dict.fromkeys(map(str, aliases)))})",
     )
 
 
@@ -146,6 +168,7 @@ def prepare(cfg: DictConfig) -> Prepared:
     check_training(cfg)
     datamodule = build(cfg.data)
     check_component(cfg.model, "model", cfg)
+    check_probe(cfg)  # after the model's own checks: it reads the validated canvas size
     check_component(cfg.eval.get("callback"), "eval.callback", cfg)
     check_component(cfg.get("analysis"), "analysis", cfg)
     summary = {**datamodule.summary(), "lambda": cfg.get("lambda"), **budget(cfg, datamodule)}
@@ -243,12 +266,13 @@ def run(cfg: DictConfig, out_dir: Path, prepared: Prepared | None = None) -> dic
             log.info("resuming from %s", resume)
         elif cfg.eval.at_start:
             _validate(trainer, module, datamodule)  # step 0: the untrained model (Fig. 2e)
-        started, evaluating = time.perf_counter(), module.validation_seconds
         if trains(cfg):
-            trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
+            # weights_only: a checkpoint is tensors and plain containers; unpickling it runs no code
+            trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume) if resume else None, weights_only=True)
         else:
             log.info("%s: nothing to train, evaluated as it is (%s)", cfg.model._target_, NOT_TRAINED["analysis"])
-        train_seconds = time.perf_counter() - started - (module.validation_seconds - evaluating)
+        # over every process of the job: a run resumed at its last step keeps its training time
+        train_seconds = module.train_seconds()
         if not evaluation.history or evaluation.history[-1]["step"] != trainer.global_step:
             _validate(trainer, module, datamodule)  # the final evaluation, unless the cadence just ran it
         with atomic_path(out_dir / "model.pt") as tmp:
@@ -256,8 +280,9 @@ def run(cfg: DictConfig, out_dir: Path, prepared: Prepared | None = None) -> dic
     finally:
         finish_logger(logger)
     analysis = callbacks.get("analysis")
-    images_seen = (trainer.global_step - (checkpoint.resumed_step or 0)) * datamodule.batch_size
+    images_seen = trainer.global_step * datamodule.batch_size  # since step 0, in as many processes as it took
     metrics = {**evaluation.latest, **(analysis.latest if analysis else {})}
+    # the last interval's mean, carried by the checkpoint when this process trained no step itself
     metrics["train/final_loss"] = evaluation.latest.get("train/interval_loss")
     return {
         "metrics": metrics,
@@ -274,6 +299,8 @@ def run(cfg: DictConfig, out_dir: Path, prepared: Prepared | None = None) -> dic
         "device": device_name(trainer.strategy.root_device),
         "dataset": prepared.summary,
         "checkpoint": str(checkpoint.path),
+        # the layer the representation analysis read (``auto`` resolved) and its map's side
+        "probe": {"layer": module.probe_layer, "map_side": map_side(model, module.probe_layer)},
         "resumed_from": (
             {"checkpoint": str(resume) if resume else None, "step": checkpoint.resumed_step or 0, "fallback": fallback}
             if resume or fallback

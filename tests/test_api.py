@@ -54,7 +54,8 @@ def test_standalone_analysis_of_a_finished_run_updates_its_record(tmp_path):
     assert "analysis" not in json.loads((tmp_path / "results.json").read_text())
     analyse([str(tmp_path), "--steps", "3", "--no-umap"])
     record = json.loads((tmp_path / "results.json").read_text())
-    assert record["status"] == "complete" and record["analysis"]["layer"] == "down3"
+    # the run's own probed layer: eval.probe_layer=auto, the 4x4 map, is down1 on the 8x8 canvas
+    assert record["status"] == "complete" and record["analysis"]["layer"] == "down1"
     assert record["analysis"]["repr/participation_ratio"] >= 1.0
     assert (tmp_path / "analysis" / "final" / "pca_spectrum.png").exists()
 

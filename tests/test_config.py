@@ -9,6 +9,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from support import compose_config
 
 from diffcomp.config.errors import ConfigError
+from diffcomp.config.paths import CONFIG_DIR
 from diffcomp.config.sweep import clean_range
 from diffcomp.sweeps.plan import expand_overrides, verdict
 from diffcomp.tasks import validate_job
@@ -79,6 +80,11 @@ def test_paper_experiment_selects_the_paper_scale():
         ("data.increment=-0.1", "data.increment", "(0, 16]"),
         ("data.size=4", "data.size", ">= 8"),
         ("eval.steps=5000", "eval.steps", "[1, diffusion.timesteps=250]"),  # the quick default has T=250
+        ("seed=abc", "seed", "an integer in [0, 4294967295]"),
+        ("trainer.precision=bogus", "trainer.precision", "bf16-mixed"),
+        ("eval.probe_layer=layer4", "eval.probe_layer", "null, auto or one of down1"),
+        ("eval.probe_map_size=0", "eval.probe_map_size", "an integer in [1, inf)"),
+        ("eval.probe_map_size=16", "eval.probe_map_size", "a side <= 8, the first encoder map at data.size=16"),
     ],
 )
 def test_bad_input_names_the_field_and_the_allowed_range(override, field, allowed):
@@ -101,10 +107,26 @@ def run_cli(*args, timeout=120):
     )
 
 
-def test_unknown_data_name_fails_before_training():
-    result = run_cli("data=nonexistent", "dry_run=true")
-    assert result.returncode != 0
-    assert "data/nonexistent" in result.stderr and "Available options" in result.stderr
+@pytest.mark.parametrize("arg", ["data=nonexistent", "experiment=nonexistent", "data=bump,nonexistent"])
+def test_an_unknown_group_choice_is_one_line_naming_what_exists(arg):
+    result = run_cli("-m", arg, "dry_run=true")
+    assert result.returncode == 2
+    group = arg.split("=")[0]
+    assert result.stderr.strip().splitlines() == [
+        f"error: {group}=nonexistent: there is no such {group}; allowed: "
+        + ", ".join(sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml")))
+    ]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("where", ["a_file", "a_file/below"])
+def test_an_unusable_sweep_directory_is_one_line_and_launches_nothing(tmp_path, where):
+    (tmp_path / "a_file").write_text("not a directory")
+    result = run_cli("-m", "train.steps=2", f"hydra.sweep.dir={tmp_path / where}")
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: hydra.sweep.dir={tmp_path / where} cannot be used")
+    assert "nothing was launched" in lines[0]
 
 
 def test_dry_run_of_the_mission_sweep_lists_27_jobs_with_clean_values(tmp_path):

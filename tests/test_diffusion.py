@@ -4,7 +4,15 @@ import pytest
 import torch
 
 from diffcomp.diffusion.sampling import sample
-from diffcomp.diffusion.schedule import add_noise, ddim_step, ddim_timesteps, ddpm_step, linear_schedule, predict_x0
+from diffcomp.diffusion.schedule import (
+    add_noise,
+    clean_image_weight,
+    ddim_step,
+    ddim_timesteps,
+    ddpm_step,
+    linear_schedule,
+    predict_x0,
+)
 
 
 def test_linear_schedule_endpoints_and_cumulative_product():
@@ -78,3 +86,23 @@ def test_clipping_changes_nothing_inside_the_data_range_and_bounds_x0_outside():
     wild = eps * 20
     clipped = ddim_step(s, xt, 40, -1, wild, clip=True)
     assert clipped.abs().max() <= 1.0 + 1e-5 and ddim_step(s, xt, 40, -1, wild).abs().max() > 3
+
+
+def test_the_clean_image_weight_is_what_the_epsilon_loss_puts_on_the_x0_error():
+    # ||eps - eps_hat||^2 = abar/(1-abar) ||x0 - x0_hat||^2; on the paper's schedule (1 000 steps,
+    # 1e-4 .. 0.02) it falls from 1.9 at t=200 to 4e-5 at t=999 (issue 19.9's figures)
+    schedule = linear_schedule(1000, 1e-4, 0.02)
+    weight = clean_image_weight(schedule)
+    for t, expected in ((200, 1.9), (400, 0.24), (599, 0.027), (799, 1.5e-3), (999, 4e-5)):
+        assert weight[t].item() == pytest.approx(expected, rel=0.1)
+    x0, eps = torch.randn(3, 1, 8, 8), torch.randn(3, 1, 8, 8)
+    t = torch.tensor([10, 300, 900])
+    xt = add_noise(schedule, x0, t, eps)
+    x0_error = 0.01 * torch.randn_like(x0)
+    eps_hat = (
+        eps - (schedule.alpha_bars[t].sqrt() / (1 - schedule.alpha_bars[t]).sqrt()).reshape(-1, 1, 1, 1) * x0_error
+    )
+    assert torch.allclose(predict_x0(schedule, xt, t, eps_hat) - x0, x0_error, atol=1e-4)
+    lhs = ((eps - eps_hat) ** 2).flatten(1).sum(1)
+    rhs = weight[t].float() * (x0_error**2).flatten(1).sum(1)
+    torch.testing.assert_close(lhs, rhs, rtol=1e-4, atol=1e-8)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from support import compose_config
@@ -247,6 +249,13 @@ def test_tiny_run_returns_metrics_and_figures(tmp_path, model, regime):
     assert set(record["per_count"]) == {str(k) for k in range(1, 7)}
     assert 0.0 <= metrics["locality/pixels/mean"] <= 1.0 and 0.0 <= metrics["locality/conditions/mean"] <= 1.0
     assert len(record["locality"]["pixels"]["timesteps"]) == 6
+    # beside it, the training set's ideal denoiser on the same t, and the loss weight abar/(1-abar) there
+    ideal, weight = record["locality_ideal"], record["locality_loss_weight"]
+    assert ideal["pixels"]["timesteps"] == record["locality"]["pixels"]["timesteps"] == weight["timesteps"]
+    # NaN where the ideal's score depends on no other pixel (low t: one training scene), else a share
+    values = ideal["pixels"]["mean"] + ideal["conditions"]["mean"]
+    assert all(math.isnan(v) or 0.0 <= v <= 1.0 for v in values) and sum(not math.isnan(v) for v in values) >= 6, ideal
+    assert weight["values"] == sorted(weight["values"], reverse=True)  # less weight at higher noise
     for name in (
         "accuracy_vs_k.png",
         "samples_by_k.png",

@@ -94,3 +94,22 @@ def test_profile_readout_picks_one_stripe_with_no_fallback():
     image = torch.minimum(sos([[8.0, 20.0]]), sos([[24.0, 20.0]]))
     centre = read_centres(image, method="profile", kind="sos").centres[0]
     assert centre[0].item() in (8.0, 24.0) and centre[1].item() == 20.0
+
+
+def test_phase_b_errors_tell_a_near_miss_from_a_bump_in_the_wrong_place():
+    # rendered bumps at known offsets from the requested labels: 8 correct, 4 off by one pixel in x,
+    # 4 off by three, so the one-feature error shares are 1/2, 1/4, 1/4 and nothing beyond 4 px
+    from diffcomp.eval.callback import score_samples
+
+    size = 16
+    requested = torch.tensor([[4.0 + k % 8, 5.0 + k // 8] for k in range(16)])
+    shift = torch.tensor([[0.0, 0.0]] * 8 + [[1.0, 0.0]] * 4 + [[3.0, 0.0]] * 4)
+    images = render(requested + shift, size, 1.0, 1.0)
+    metrics = score_samples(images, requested)
+    assert metrics["eval/frac_one_feature"] == 1.0 and metrics["eval/one_feature/n"] == 16
+    assert metrics["eval/acc"] == pytest.approx(0.5)
+    assert metrics["eval/one_feature/err_lt1"] == pytest.approx(0.5)
+    assert metrics["eval/one_feature/err_1to2"] == pytest.approx(0.25)
+    assert metrics["eval/one_feature/err_2to4"] == pytest.approx(0.25)
+    assert metrics["eval/one_feature/err_ge4"] == 0.0
+    assert 0.0 <= metrics["eval/one_feature/err_median"] < 1.5

@@ -149,6 +149,7 @@ def _analyze(activations, labels, out_dir, *, period, top_k, umap, topology, tor
             for stat, values in stats.items():
                 out[f"{stat}_{test}_mean"] = float(np.mean(values))
         out["torus_verdict"] = tt["verdict"]
+        out["torus_plane_overlap"] = tt["plane_overlap"]  # >= 0.5: both labels' rings in one plane
         out["seconds_torus_tests"] = time.perf_counter() - tic
         for source in ("data", "clifford", "3d"):
             for test, stats in tt[source].items():

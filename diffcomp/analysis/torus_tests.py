@@ -47,6 +47,16 @@ Ideal values (both ideals, after scaling). Clifford: xy pcos (0, 0), orth 0, r 1
 onto a parallel's plane) or rho^2/2 / 2.75 (a parallel of radius rho onto a meridian's plane);
 xx pcos (1, |cos dt1|), r = sin^2(dt1)/2 / 2.75; yy pcos (1, 1), r 0.
 
+**Collapsed representations get no torus verdict.** When every ring of both labels lies in one
+plane (a 2-D map folded onto itself: participation ratio near 2), the data sit at the same
+Wasserstein distance from nothing in particular, and the verdict would be whichever ideal happens to
+be closer. Both ideals keep an x-ring's plane and a y-ring's plane apart in at least one direction
+(the smaller principal cosine is 0 for the Clifford torus and for the 3-D torus alike); a collapsed
+map has them coincide (1). ``plane_overlap`` is the mean smaller principal cosine over the xy pairs,
+and at or above :data:`COLLAPSE_OVERLAP` (halfway between the two) the verdict is ``"collapsed"``.
+The rule reads the rings, not the participation ratio, because an ideal 3-D torus (R=2, r=1) has a
+participation ratio of only 2.4 and must still read "3d".
+
 The tests need a periodic label space (``period``): without one the representation is no torus.
 """
 
@@ -61,6 +71,7 @@ TESTS = ("xy", "xx", "yy")
 STATISTICS = ("orth", "pcos", "par")  # paper's per-PC cosines, principal cosines, paper's r
 VERDICT_STATISTICS = ("pcos", "par")
 IDEALS = ("clifford", "3d")
+COLLAPSE_OVERLAP = 0.5  # mean smaller xy principal cosine: ideals 0, a map folded into one plane 1
 
 
 def label_angles(labels: np.ndarray, period: float | None = None) -> np.ndarray:
@@ -185,6 +196,14 @@ def ring_statistics(
     return out
 
 
+def plane_overlap(statistics: dict[str, dict[str, np.ndarray]]) -> float:
+    """Mean over the xy pairs of the *smaller* principal cosine between an x-ring's and a y-ring's
+    plane: 0 when the two kinds of ring keep a direction of their own (both ideal tori), 1 when they
+    share one plane."""
+    smaller = statistics["xy"]["pcos"].reshape(-1, 2)[:, 1]
+    return float(np.mean(smaller))
+
+
 def torus_tests(
     activations: np.ndarray,
     labels: np.ndarray,
@@ -198,8 +217,8 @@ def torus_tests(
 
     Returns ``{"data"|"clifford"|"3d": {test: {"orth"|"pcos"|"par": array}},
     "wasserstein": {f"{stat}_{test}_{ideal}": float, f"{stat}_{ideal}": float (summed over tests),
-    ideal: float (summed over the verdict's statistics)}, "verdict": "clifford" | "3d",
-    "n_rings": (n_x, n_y)}``.
+    ideal: float (summed over the verdict's statistics)}, "plane_overlap": float,
+    "verdict": "clifford" | "3d" | "collapsed", "n_rings": (n_x, n_y)}``.
     """
     if period is None:
         raise ValueError("the torus tests need a periodic label space (period=None: not a torus)")
@@ -224,6 +243,10 @@ def torus_tests(
             distances[f"{stat}_{ideal}"] = sum(distances[f"{stat}_{t}_{ideal}"] for t in TESTS)
         distances[ideal] = sum(distances[f"{stat}_{ideal}"] for stat in VERDICT_STATISTICS)
     result["wasserstein"] = distances
-    result["verdict"] = "clifford" if distances["clifford"] <= distances["3d"] else "3d"
+    result["plane_overlap"] = plane_overlap(result["data"])
+    if result["plane_overlap"] >= COLLAPSE_OVERLAP:
+        result["verdict"] = "collapsed"  # both labels' rings in one plane: neither torus (module docstring)
+    else:
+        result["verdict"] = "clifford" if distances["clifford"] <= distances["3d"] else "3d"
     result["n_rings"] = (len(x_rings), len(y_rings))
     return result

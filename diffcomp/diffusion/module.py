@@ -48,6 +48,9 @@ class EvalSamples:
         return torch.cat(self.labels), torch.cat(self.images), acts
 
 
+TRAINING_STATE_KEY = "diffcomp_training"  # the checkpoint entry of the record's training statistics
+
+
 class Diverged(FloatingPointError):
     """The training loss became non-finite, or its interval mean rose above ``max_loss``: the job fails
     (a blown-up model must never reach a table as a result)."""
@@ -117,6 +120,9 @@ class DiffusionModule(L.LightningModule):
         self._interval_steps = (0, 0)  # the first and last (1-based) optimizer step of the current interval
         self.validation_seconds = 0.0  # wall time of all evaluations so far (training time excludes it)
         self._validation_started = 0.0
+        # training wall time of earlier processes of this job (from the checkpoint), and this one's clock
+        self.earlier_train_seconds = 0.0
+        self._fit_clock: tuple[float, float] | None = None  # (perf_counter, validation_seconds) at fit start
 
     def setup(self, stage: str) -> None:
         """Apply the speed options once the module sits on its device (after Lightning's EMA copy).
@@ -131,10 +137,32 @@ class DiffusionModule(L.LightningModule):
             object.__setattr__(self, "_fast_model", torch.compile(self.model))
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        """Drop the duplicate `_fast_model.*` weights that checkpoints of earlier versions carried."""
+        """Drop the duplicate `_fast_model.*` weights that checkpoints of earlier versions carried, and
+        take back the training statistics the job's record reports (a job resumed at its last step
+        trains nothing more, yet its record keeps the final loss and the training time)."""
         for key in ("state_dict", "current_model_state"):  # the latter: the EMA callback's live weights
             if key in checkpoint:
                 checkpoint[key] = {k: v for k, v in checkpoint[key].items() if not k.startswith("_fast_model.")}
+        carried = checkpoint.get(TRAINING_STATE_KEY) or {}
+        self._last_window_loss = carried.get("last_window_loss", self._last_window_loss)
+        self.earlier_train_seconds = float(carried.get("train_seconds") or 0.0)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        current = float(self._loss_sum) / self._loss_count if self._loss_count else self._last_window_loss
+        checkpoint[TRAINING_STATE_KEY] = {"last_window_loss": current, "train_seconds": self.train_seconds()}
+
+    def on_train_start(self) -> None:
+        self._fit_clock = (time.perf_counter(), self.validation_seconds)
+
+    def on_train_end(self) -> None:
+        self.earlier_train_seconds, self._fit_clock = self.train_seconds(), None  # the clock stops here
+
+    def train_seconds(self) -> float:
+        """Training wall time of this job over all its processes, evaluations excluded."""
+        if self._fit_clock is None:
+            return self.earlier_train_seconds
+        started, evaluating = self._fit_clock
+        return self.earlier_train_seconds + time.perf_counter() - started - (self.validation_seconds - evaluating)
 
     # ----------------------------------------------------------------------------- training
     def forward(self, x: Tensor, t: Tensor, labels: Tensor) -> Tensor:

@@ -102,7 +102,7 @@ class LengthGeneralisationCallback(L.Callback):
         locality_pixel_radius: int = 2,
         locality_condition_radius: int = 3,
         locality_ideal: bool = True,
-        ideal_label_width: float = 0.0,
+        ideal_label_width: float = 1.0,
         seed: int = 0,
     ):
         super().__init__()

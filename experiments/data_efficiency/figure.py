@@ -9,17 +9,14 @@ the curves it was read from. The quadratic reference passes through the 2D-only 
 interpolated point and the linear one through the stripes arm's, so each arm is read against the
 scaling the paper predicts for it.
 
-Interpolation rule (:func:`size_for`): seeds are averaged first; the points are sorted by size; the
-first point at or above 60 % and the point before it (below 60 %) bound the crossing, and accuracy is
-taken linear in log(size) between them. A curve that is already at 60 % at its smallest size gives an
-upper bound (that size); one that never reaches 60 % gives a lower bound (its largest size). Only
-interpolated values enter the slope fit; bounds are drawn as open triangles pointing the way the
-true value lies.
+The numbers come from :mod:`diffcomp.sweeps.efficiency` (the interpolation rule, the 2D images
+needed, the null prediction). The table reports each (arm, N)'s need in all images *and in 2D
+images*, and the stripes arm against the null (its fixed 1D + 0D part plus the 2D-only arm's 2D need):
+the stripes help only if they cut the 2D images needed, as Fig. 5a-b shows.
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -27,47 +24,11 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
 from diffcomp.sweeps import figure_support as fs
+from diffcomp.sweeps.efficiency import TARGET, loglog_slope, needs, null_prediction, size_for, stripes_save_2d
 
 NAME = "data_efficiency"
-TARGET = 0.6
 COLOURS = {0.0: "#1f77b4", 1.0: "#ff7f0e"}  # the paper's blue (2D only) and orange (2D + 1D)
 N_MARKERS = ["o", "s", "D", "P", "X", "*", "h"]
-
-
-def size_for(sizes, accs, target: float = TARGET) -> dict:
-    """The dataset size at which accuracy first reaches ``target``.
-
-    ``sizes``/``accs``: one point per tried share (repeated sizes are averaged). Returns ``{"value",
-    "kind", "between"}`` with kind ``interpolated`` (accuracy linear in log size between the last
-    point below and the first at or above ``target``; exactly at a point gives that point),
-    ``upper`` (the smallest size tried already reaches it: the true size is at most ``value``),
-    ``lower`` (never reached: at least the largest size tried) or ``none`` (no points)."""
-    pairs = {}
-    for s, a in zip(sizes, accs):
-        if s is not None and a is not None and math.isfinite(s) and math.isfinite(a) and s > 0:
-            pairs.setdefault(float(s), []).append(float(a))
-    if not pairs:
-        return {"value": None, "kind": "none", "between": None}
-    xs = np.array(sorted(pairs))
-    ys = np.array([np.mean(pairs[s]) for s in xs])
-    above = np.flatnonzero(ys >= target)
-    if above.size == 0:
-        return {"value": float(xs[-1]), "kind": "lower", "between": None}
-    i = int(above[0])
-    if i == 0:
-        return {"value": float(xs[0]), "kind": "upper", "between": None}
-    (s0, a0), (s1, a1) = (xs[i - 1], ys[i - 1]), (xs[i], ys[i])
-    t = (target - a0) / (a1 - a0)  # a1 >= target > a0, so 0 < t <= 1
-    value = math.exp(math.log(s0) + t * (math.log(s1) - math.log(s0)))
-    return {"value": value, "kind": "interpolated", "between": ((float(s0), float(a0)), (float(s1), float(a1)))}
-
-
-def loglog_slope(ns, values) -> float | None:
-    """Least-squares slope of log(value) against log(N); None with fewer than two distinct N."""
-    ns, values = np.asarray(ns, float), np.asarray(values, float)
-    if np.unique(ns).size < 2:
-        return None
-    return float(np.polyfit(np.log(ns), np.log(values), 1)[0])
 
 
 def _fmt(value: float | None) -> str:
@@ -160,6 +121,21 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
                 )
         if measured:
             firsts[arm] = (xs[0], ys[0])
+    need = needs(table, TARGET)
+    for arm in arms:  # the 2D images alone (dotted): the stripes help only if theirs fall below 2D-only's
+        points = [(n, need[(float(arm), int(n))].two_d["value"]) for n in ns if (float(arm), int(n)) in need]
+        points = [(n, v) for n, v in points if need[(float(arm), int(n))].two_d["kind"] == "interpolated"]
+        if points:
+            left.plot(
+                *zip(*points),
+                marker="o",
+                mfc="white",
+                ls=":",
+                color=COLOURS.get(arm),
+                lw=1.5,
+                label=f"{fs.arm_name(arm)}: 2D images only",
+                zorder=3,
+            )
     # References: the quadratic through the first interpolated point of the 2D-only arm, the linear
     # through that of the stripes arm (each where the paper expects its arm to follow it); either
     # falls back on the other's point, then on any bound.
@@ -201,7 +177,7 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     plain_log_ticks(left.yaxis)
     left.set_xlim(min(ns) / 1.3, max(ns) * 1.3)
     left.set_xlabel("canvas side N")
-    left.set_ylabel(f"training images for {TARGET:.0%} accuracy")
+    left.set_ylabel(f"training images for {TARGET:.0%} accuracy (solid: all, dotted: 2D)")
     left.set_title(f"dataset size for {TARGET:.0%} accuracy (Fig. 5c)", fontsize=9.5)
     left.grid(alpha=0.25, which="both")
     left.legend(frameon=False, fontsize=7.5, loc="upper left")
@@ -250,8 +226,8 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
         f"Training images (`dataset.images`, all parts) needed for {TARGET:.0%} overall accuracy: seeds averaged, accuracy",
         "interpolated linearly in log(size) between the last point below and the first at or above the threshold.",
         "",
-        "| arm | N | 2D held out | shares tried | sizes tried | acc at those sizes | size for 60 % |",
-        "|---|---|---|---|---|---|---|",
+        "| arm | N | 2D held out | shares tried | sizes tried | acc at those sizes | size for 60 % | 2D images for 60 % |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for arm in arms:
         for n in ns:
@@ -269,11 +245,10 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
             cell = _describe(r["result"])
             if r["per_seed"]:
                 cell += "; per seed: " + ", ".join(_describe(s).split(" (")[0] for s in r["per_seed"])
-            lines.append(
-                f"| {fs.arm_name(arm)} | {n} | {held.iloc[0]:.0%} | {shares} | {sizes} | {accs} | {cell} |"
-                if len(held)
-                else f"| {fs.arm_name(arm)} | {n} | - | {shares} | {sizes} | {accs} | {cell} |"
-            )
+            two_d = _describe(need[(float(arm), int(n))].two_d).split(" (")[0]
+            held_cell = f"{held.iloc[0]:.0%}" if len(held) else "-"
+            lines.append(f"| {fs.arm_name(arm)} | {n} | {held_cell} | {shares} | {sizes} | {accs} | {cell} | {two_d} |")
+    lines += _null_lines(need, arms, ns)
     lines += [
         "",
         "Log-log slope of the size for 60 % against N (interpolated points only; the paper: ~2 for 2D only, ~1 with stripes):",
@@ -296,6 +271,34 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
                 + (" (a bound: nothing was interpolated)" if on_bound else "")
             )
     return [png, fs.write_lines(out_dir / f"{NAME}.md", lines)]
+
+
+def _null_lines(need: dict, arms, ns) -> list[str]:
+    """The stripes arm against the null prediction per N: do the stripes cut the 2D images needed?"""
+    if not (0.0 in arms and any(a > 0 for a in arms)):
+        return []
+    lines = [
+        "",
+        "Do the stripes cut the 2D data needed (Fig. 5a-b)? Null prediction: a model that learned nothing from",
+        "the stripes needs its arm's fixed 1D + 0D part plus the 2D images the 2D-only arm needed.",
+        "",
+        "| N | 2D images: 2D only | 2D images: with stripes | fixed 1D + 0D part | total with stripes | null prediction | stripes save 2D data |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for n in ns:
+        base = need.get((0.0, int(n)))
+        for arm in (a for a in arms if a > 0):
+            striped = need.get((float(arm), int(n)))
+            if base is None or striped is None:
+                continue
+            null = null_prediction(striped, base)
+            saves = stripes_save_2d(striped, base)
+            lines.append(
+                f"| {n} | {_describe(base.two_d).split(' (')[0]} | {_describe(striped.two_d).split(' (')[0]} "
+                f"| {_fmt(striped.fixed)} | {_describe(striped.total).split(' (')[0]} | {_fmt(null)} "
+                f"| {'-' if saves is None else 'yes' if saves else 'no'} |"
+            )
+    return lines
 
 
 def plain_log_ticks(axis) -> None:

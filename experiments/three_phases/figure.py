@@ -53,6 +53,13 @@ class Run(fs.JobHistory):
         super().__init__(job_dir, record)
         data = (record.get("config") or {}).get("data") or {}
         self.increment = parse_overrides(record.get("overrides", [])).get("data.increment", data.get("increment"))
+        self.batch = ((record.get("config") or {}).get("train") or {}).get("batch_size")
+
+    def epochs(self, step: float | None) -> float | None:
+        """Passes over the training set after ``step`` optimizer steps: step x batch / images."""
+        if step is None or not self.batch or not isinstance(self.images, int) or self.images <= 0:
+            return None
+        return step * self.batch / self.images
 
 
 # ---------------------------------------------------------------------------------------------
@@ -257,8 +264,38 @@ def draw_snapshots(runs: list[Run], path: Path) -> Path | None:
 # table
 
 
-HEADER = ["d", "images", "seed", "A -> B step", "(between evals)", "B -> C step", "(between evals)", "final step"]
+HEADER = [
+    "d",
+    "images",
+    "seed",
+    "A -> B step",
+    "(between evals)",
+    "A -> B epoch",
+    "B -> C step",
+    "(between evals)",
+    "B -> C epoch",
+    "final step",
+]
 FINAL = ["final acc", "final one-feature", "final probe R² x", "final probe R² y"]
+PHASE_B = ["phase B step", "one-feature errors <1 / 1-2 / 2-4 / >=4 px", "median error (px)"]
+
+
+def phase_b_errors(run: Run, a_to_b: Crossing | None, b_to_c: Crossing | None) -> list:
+    """The position errors of the one-feature samples at the first evaluation inside phase B (after
+    A -> B, before B -> C): a disordered manifold puts bumps far off; an off-by-one read-out does not."""
+    if a_to_b is None:
+        return ["–", "–", "–"]
+    end = b_to_c.at if b_to_c is not None else np.inf
+    inside = [s for s in sorted(run.evals) if a_to_b.at <= s < end] or [a_to_b.at]
+    metrics = run.evals.get(inside[0], {})
+    shares = [metrics.get(f"eval/one_feature/err_{name}") for name in ("lt1", "1to2", "2to4", "ge4")]
+    if any(v is None for v in shares):
+        return [inside[0], "–", "–"]
+    return [
+        inside[0],
+        " / ".join(f"{v:.2f}" for v in shares),
+        fs.number_text(metrics.get("eval/one_feature/err_median")),
+    ]
 
 
 def write_table(runs: list[Run], path: Path, scale: str) -> Path:
@@ -267,11 +304,15 @@ def write_table(runs: list[Run], path: Path, scale: str) -> Path:
         f"# {NAME} (scale={scale})",
         "",
         f"A -> B: first evaluation with frac_one_feature >= {ONE_FEATURE:g}; B -> C: first evaluation (from A -> B "
-        f"on) with accuracy >= {ACCURATE:g}. Steps are interpolated linearly between the evaluations in brackets.",
+        f"on) with accuracy >= {ACCURATE:g}. Steps are interpolated linearly between the evaluations in brackets; "
+        'epochs are step x batch / images (the preprint\'s "faster learning" does not say per batch or per epoch, so both '
+        "are given). Phase B errors: the shares of the one-feature samples by position error max(|dx|, |dy|) at the "
+        "first evaluation inside phase B (< 1 px is correct; 1-2 px an off-by-one read-out).",
         "",
-        *fs.markdown_header(HEADER + FINAL),
+        *fs.markdown_header(HEADER + FINAL + PHASE_B),
     ]
     reached: dict[float, list[float]] = {}
+    reached_epochs: dict[float, list[float]] = {}
     for key, group in _groups(runs):
         for run in group:
             if not run.evals:
@@ -279,7 +320,12 @@ def write_table(runs: list[Run], path: Path, scale: str) -> Path:
             a_to_b, b_to_c = boundaries(run)
             cells = [key, run.images if run.images is not None else "–", run.seed]
             for c in (a_to_b, b_to_c):
-                cells += ["not reached", "–"] if c is None else [f"{c.step:.0f}", c.bracket()]
+                epochs = None if c is None else run.epochs(c.step)
+                cells += (
+                    ["not reached", "–", "–"]
+                    if c is None
+                    else [f"{c.step:.0f}", c.bracket(), "–" if epochs is None else f"{epochs:.1f}"]
+                )
             last = run.evals[max(run.evals)]
             probes = run.analyses[max(run.analyses)] if run.analyses else {}
             cells += [
@@ -288,17 +334,25 @@ def write_table(runs: list[Run], path: Path, scale: str) -> Path:
                 fs.number_text(last.get("eval/frac_one_feature")),
             ]
             cells += [fs.number_text(probes.get(f"repr/probe_r2_{a}")) for a in "xy"]
+            cells += phase_b_errors(run, a_to_b, b_to_c)
             lines.append(fs.markdown_row(cells))
             reached.setdefault(key, []).append(b_to_c.step if b_to_c else np.inf)
-    return fs.write_lines(path, [*lines, "", _claim_line(reached)])
+            epochs = run.epochs(b_to_c.step) if b_to_c else np.inf
+            reached_epochs.setdefault(key, []).append(np.nan if epochs is None else epochs)
+    claims = [_claim_line(reached, "step")]
+    if not any(np.isnan(v) for values in reached_epochs.values() for v in values):
+        claims.append(_claim_line(reached_epochs, "epoch"))
+    return fs.write_lines(path, [*lines, "", *(f"* {c}" for c in claims)])
 
 
-def _claim_line(reached: dict) -> str:
-    """Whether the B -> C step (mean over seeds) grows with d, i.e. denser data orders sooner."""
+def _claim_line(reached: dict, unit: str = "step") -> str:
+    """Whether the B -> C point (mean over seeds, in optimizer steps or in epochs) grows with d, i.e.
+    denser data orders sooner on that axis."""
     numeric = sorted((k, float(np.mean(v))) for k, v in reached.items() if isinstance(k, (int, float)))
     if len(numeric) < 2:
         return "Claim (denser data reaches the ordered phase sooner): fewer than two increments, not testable."
-    order = ", ".join(f"d={k:g}: {'not reached' if not np.isfinite(s) else f'{s:.0f}'}" for k, s in numeric)
+    form = ".0f" if unit == "step" else ".1f"
+    order = ", ".join(f"d={k:g}: {'not reached' if not np.isfinite(s) else format(s, form)}" for k, s in numeric)
     steps = [s for _, s in numeric]
     if all(not np.isfinite(s) for s in steps):
         verdict = "undetermined (no increment reached phase C)"
@@ -308,7 +362,7 @@ def _claim_line(reached: dict) -> str:
         verdict = "consistent up to ties"
     else:
         verdict = "not consistent (a larger d reached phase C sooner)"
-    return f"Claim (denser data reaches the ordered phase sooner), B -> C step by increment: {order}; {verdict}."
+    return f"Claim (denser data reaches the ordered phase sooner), B -> C {unit} by increment: {order}; {verdict}."
 
 
 def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:

@@ -327,20 +327,23 @@ def _state(run: fs.JobHistory, step: int) -> list[str]:
         betti if None not in betti else "–",
         _fmt(a.get("repr/wasserstein_clifford")),
         _fmt(a.get("repr/wasserstein_3d")),
+        _fmt(a.get("repr/torus_plane_overlap")),
         a.get("repr/torus_verdict", "–"),
     ]
 
 
 def write_table(runs: list[fs.JobHistory], path: Path, scale: str) -> Path:
     """The figures' numbers: the last evaluation per seed, then every analysed evaluation."""
-    state = ["PR", "top-4 var.", "Betti (H0,H1,H2)", "W Clifford", "W 3-D", "verdict"]
+    state = ["PR", "top-4 var.", "Betti (H0,H1,H2)", "W Clifford", "W 3-D", "plane overlap", "verdict"]
     lines = [
         f"# {NAME} (scale={scale})",
         "",
         "Last analysed evaluation per seed. PR: participation ratio (effective dimension); PR peak: its largest value "
         "over training (and where). W: Wasserstein distance of the ring-test histograms (principal-angle cosines + "
         "parallelism r, summed over the x-on-y, x-on-x, y-on-y tests) to the ideal torus; the verdict is the nearer "
-        "one.",
+        "one, or *collapsed* when the x-rings and y-rings share one plane (plane overlap: mean smaller principal "
+        "cosine of x-ring/y-ring planes, 0 for both ideal tori, >= 0.5 collapsed), where neither a torus verdict nor "
+        "a large top-4 variance means anything.",
         "",
         *fs.markdown_header(["seed", "step", "acc", "acc_x", "acc_y", "PR peak (step)", *state]),
     ]

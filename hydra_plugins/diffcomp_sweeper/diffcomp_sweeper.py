@@ -104,7 +104,18 @@ class DiffcompSweeper(BasicSweeper):
         if self.config.get("dry_run", False):
             print_plan(plans, sweep_dir)
             return []
-        sweep_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            sweep_dir.mkdir(parents=True, exist_ok=True)
+            probe = sweep_dir / ".writable"
+            probe.touch()
+            probe.unlink()
+        except OSError as error:  # a file in the way, no permission, a read-only disk: before anything runs
+            sys.stderr.write(
+                f"error: hydra.sweep.dir={sweep_dir} cannot be used: {error.strerror or error}"
+                + (" (a file of that name exists)" if sweep_dir.is_file() else "")
+                + "; nothing was launched\n"
+            )
+            raise SystemExit(CONFIG_ERROR_EXIT) from None
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         manifest = write_manifest(plans, sweep_dir)
         if self.manifest_only:

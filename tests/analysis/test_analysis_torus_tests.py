@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from analysis_helpers import PERIOD, embed
 
+from diffcomp.analysis.geometry import participation_ratio, pca
 from diffcomp.analysis.torus_tests import (
     clifford_torus,
     label_angles,
@@ -140,3 +141,31 @@ def test_incomplete_grid(clifford, grid_labels):
     keep = ~((grid_labels[:, 0] >= 13) & (grid_labels[:, 0] <= 19))  # a held-out band of x values
     result = torus_tests(clifford[keep], grid_labels[keep], period=PERIOD)
     assert result["n_rings"] == (25, 32) and result["verdict"] == "clifford"
+
+
+def folded_torus(labels: np.ndarray) -> np.ndarray:
+    """A torus's labels mapped into one plane: ``(cos t1 + cos t2, sin t1 + sin t2)``, what a 2x2 map
+    that folds both rings onto each other looks like. Every x-ring and every y-ring is a circle in
+    the same plane."""
+    t = label_angles(labels, PERIOD)
+    return np.stack([np.cos(t[:, 0]) + 0.7 * np.cos(t[:, 1]), np.sin(t[:, 0]) + 0.7 * np.sin(t[:, 1])], axis=1)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_representation_folded_into_one_plane_gets_no_torus_verdict(grid_labels, seed):
+    points = embed(folded_torus(grid_labels), 256, 0.02, seed=seed)
+    result = torus_tests(points, grid_labels, period=PERIOD)
+    assert result["plane_overlap"] > 0.9
+    assert result["verdict"] == "collapsed"
+    # ... although its top 4 PCs hold nearly all the variance: that claim is met trivially by a collapse
+    lam = pca(points, 8).eigenvalues
+    assert lam[:4].sum() / lam.sum() > 0.9 and participation_ratio(lam) < 2.5
+
+
+def test_both_ideal_tori_keep_their_ring_planes_apart(clifford, torus3d, grid_labels):
+    # the smaller x-ring/y-ring principal cosine is 0 for both; the 3-D torus has a participation
+    # ratio of only 2.4, so a PR threshold could not tell it from a collapse: the ring rule can
+    for points, verdict in ((clifford, "clifford"), (torus3d, "3d")):
+        result = torus_tests(embed(points, 256, 0.02, seed=3), grid_labels, period=PERIOD)
+        assert result["plane_overlap"] < 0.1 and result["verdict"] == verdict
+    assert participation_ratio(pca(torus3d, 3).eigenvalues) == pytest.approx(25 / 10.375, rel=0.02)
