@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
 from diffcomp.model.capture import AUTO, choose_probe_layer
-from diffcomp.results import RECORD_NAME, read_record, write_json_atomic
+from diffcomp.results import RECORD_NAME, Record, UnreadableRecord, load_record_of, read_record, write_json_atomic
 
 
 def as_labels(labels: Sequence | Tensor) -> Tensor:
@@ -29,7 +29,7 @@ class FinishedRun:
 
     path: Path
     config: DictConfig
-    record: dict | None
+    record: Record | None  # its results.json (None when the run wrote none)
     module: object
 
     def sample(
@@ -72,7 +72,7 @@ class FinishedRun:
 
     @property
     def metrics(self) -> dict:
-        return (self.record or {}).get("metrics", {})
+        return self.record.metrics if self.record else {}
 
 
 def load_run(path: str | Path, device: str | None = None) -> FinishedRun:
@@ -89,7 +89,11 @@ def load_run(path: str | Path, device: str | None = None) -> FinishedRun:
     model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))  # tensors only: no code
     module = instantiate(cfg.diffusion, model=model, _convert_="all")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    return FinishedRun(path, cfg, read_record(path), module.to(device).eval())
+    try:
+        record = load_record_of(path)
+    except UnreadableRecord:
+        record = None
+    return FinishedRun(path, cfg, record, module.to(device).eval())
 
 
 def analyze_finished_run(

@@ -24,7 +24,16 @@ from omegaconf import DictConfig, OmegaConf
 from diffcomp.config.checks import number, require
 from diffcomp.logging_setup import log_outcome, scoped_config
 from diffcomp.ownership import JobLock, claim, owner_of
-from diffcomp.results import RECORD_NAME, config_hash, is_complete, new_record, now, read_record, write_json_atomic
+from diffcomp.results import (
+    RECORD_NAME,
+    config_hash,
+    gate_result,
+    is_complete,
+    new_record,
+    now,
+    read_record,
+    write_json_atomic,
+)
 from diffcomp.sweeps.plan import JobPlan, print_plan
 
 log = logging.getLogger(__name__)
@@ -39,6 +48,27 @@ def _job_context() -> tuple[Path, list[str], bool]:
     hc = HydraConfig.get()
     multirun = hc.mode is not None and hc.mode.name == "MULTIRUN"
     return Path(hc.runtime.output_dir), list(hc.overrides.task), multirun
+
+
+def swept_values(cfg: DictConfig, overrides: list[str]) -> dict:
+    """The values the job's overrides set, read back from its composed config (a config group's
+    choice by name: ``data=bump`` -> ``bump``), for the record's ``params``: so that no reader of a
+    record parses an override string. Deletions (``~key``) set nothing."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    choices = dict(HydraConfig.get().runtime.choices) if HydraConfig.initialized() else {}
+    values = {}
+    for override in OverridesParser.create().parse_overrides(overrides):
+        if override.is_delete():
+            continue
+        key = override.key_or_group
+        if key in choices:
+            values[key] = choices[key]
+            continue
+        value = OmegaConf.select(cfg, key, default=None)
+        values[key] = OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+    return values
 
 
 # What prepare_job built, by job config: a sweep validates every job up front in the launching
@@ -71,6 +101,11 @@ def _prepare(cfg: DictConfig):
         seed = cfg.seed
         ok = isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**32
         require(ok, "seed", seed, f"an integer in [0, {2**32 - 1}]")
+    gate = cfg.get("gate")
+    if gate is not None:  # the validity gate is read after training: check it before any starts
+        metric = gate.get("metric")
+        require(isinstance(metric, str) and metric, "gate.metric", metric, "a metric name such as eval/train_score")
+        number(gate, "threshold", lo=0, hi=1, prefix="gate")
     if not task.get("prepare"):
         return None, {"task": task.name}
     prepared = get_method(task.prepare)(cfg)
@@ -134,11 +169,15 @@ def _run_owned(cfg: DictConfig, out_dir: Path, overrides: list[str], prepared, m
         log.info("already complete, skipping: %s", out_dir / RECORD_NAME)
         print(f"already complete (delete {out_dir / RECORD_NAME} to redo): {out_dir}")
         return previous
-    record = new_record(resolved, overrides, cfg.get("seed"))
+    record = new_record(resolved, overrides, cfg.get("seed"), swept_values(cfg, overrides))
     write_json_atomic(out_dir / RECORD_NAME, record)
     try:
         outcome = _call_task(cfg, out_dir, prepared)
         record.update(outcome)
+        gate = cfg.get("gate")
+        record["gate"] = gate_result(
+            OmegaConf.to_container(gate, resolve=True) if gate else None, record.get("metrics", {})
+        )
         record["status"] = "complete"
         if not cfg.task.get("logs_itself", False):
             log_outcome(cfg, out_dir, record.get("metrics", {}))

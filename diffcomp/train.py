@@ -273,8 +273,10 @@ def run(cfg: DictConfig, out_dir: Path, prepared: Prepared | None = None) -> dic
             log.info("%s: nothing to train, evaluated as it is (%s)", cfg.model._target_, NOT_TRAINED["analysis"])
         # over every process of the job: a run resumed at its last step keeps its training time
         train_seconds = module.train_seconds()
-        if not evaluation.history or evaluation.history[-1]["step"] != trainer.global_step:
-            _validate(trainer, module, datamodule)  # the final evaluation, unless the cadence just ran it
+        # the final evaluation, unless the cadence just ran it in this process (a job resumed at its
+        # last step has that evaluation in its restored history but not its metrics: it evaluates again)
+        if not evaluation.latest or evaluation.history[-1]["step"] != trainer.global_step:
+            _validate(trainer, module, datamodule)
         with atomic_path(out_dir / "model.pt") as tmp:
             torch.save(module.model.state_dict(), tmp)
     finally:
@@ -288,16 +290,17 @@ def run(cfg: DictConfig, out_dir: Path, prepared: Prepared | None = None) -> dic
         "metrics": metrics,
         "history": evaluation.history,
         "analysis_history": analysis.history if analysis else [],
-        **(evaluation.record_sections() if hasattr(evaluation, "record_sections") else {}),
+        **evaluation.record_sections(),  # the Evaluator contract (diffcomp.eval.contract)
         "timings": {
             "train_seconds": train_seconds,
             "train_steps": trainer.global_step,
             "train_images_per_second": images_seen / max(train_seconds, 1e-9),
             "sample_seconds": evaluation.sample_seconds,
-            "evaluation_seconds": module.validation_seconds,
+            "evaluation_seconds": module.clock.evaluation_seconds,
         },
         "device": device_name(trainer.strategy.root_device),
-        "dataset": prepared.summary,
+        "data": datamodule.record(),  # the dataset resolved per axis, with its image counts
+        "budget": limits,  # the training budget: steps (or epochs), and the training-loss window
         "checkpoint": str(checkpoint.path),
         # the layer the representation analysis read (``auto`` resolved) and its map's side
         "probe": {"layer": module.probe_layer, "map_side": map_side(model, module.probe_layer)},

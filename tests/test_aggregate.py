@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from diffcomp.cli.aggregate import main
-from diffcomp.results import write_json_atomic
-from diffcomp.sweeps.aggregate import AggregateCallback, aggregate, parse_overrides
+from diffcomp.results import Record, write_json_atomic
+from diffcomp.sweeps.aggregate import AggregateCallback, aggregate, collect
 
 SIGMAS = (0.1, 0.5, 1.0)
 LAMBDAS = (0.1, 0.2, 0.3, 0.4)
@@ -55,14 +55,27 @@ def sweep(tmp_path) -> Path:
     return root
 
 
-def test_overrides_become_typed_columns():
-    assert parse_overrides(["data.sigma=0.5", "lambda=1", "+extra=abc", "flag=true", "~gone", "train.lr=1e+30"]) == {
+def test_a_schema_1_records_overrides_become_typed_parameters():
+    overrides = ["data.sigma=0.5", "lambda=1", "+extra=abc", "flag=true", "~gone", "train.lr=1e+30"]
+    assert Record.from_dict({"overrides": overrides}).params == {
         "data.sigma": 0.5,
         "lambda": 1,
         "extra": "abc",
         "flag": True,
         "train.lr": 1e30,
     }
+
+
+def test_columns_are_the_values_the_job_resolved_never_its_override_strings(tmp_path):
+    # schema 2: the job wrote its parameters' values; an override string that says otherwise is not read
+    for sigma in (0.1, 0.5):
+        params = {"data.sigma": sigma, "data": "bump", "seed": 0}
+        write_record(tmp_path, [f"data.sigma={sigma}"], acc=sigma, schema=2, params=params)
+        odd = tmp_path / f"odd{sigma}"
+        write_record(odd, ["data.sigma=9", "data=sos"], acc=sigma, schema=2, params={**params, "seed": 1})
+    table = collect(tmp_path).rows("complete")
+    assert sorted(table["data.sigma"]) == [0.1, 0.1, 0.5, 0.5] and set(table["data"]) == {"bump"}
+    assert sorted(table["seed"]) == [0, 0, 1, 1]
 
 
 def test_partial_and_corrupt_records_are_reported_and_the_rest_tabulated(sweep, tmp_path):

@@ -17,6 +17,7 @@ LAYERS = [
     ("eval", "analysis", "theory"),
     ("localscores",),
     ("train", "runs"),
+    ("report",),
     ("sweeps",),
     ("tasks",),
     ("api", "cli", "run", "aggregate", "status", "__init__"),

@@ -7,7 +7,18 @@ import math
 import pandas as pd
 import pytest
 
-from diffcomp.sweeps.efficiency import loglog_slope, needs, null_prediction, size_for, stripes_save_2d
+from diffcomp.sweeps.efficiency import (
+    Curve,
+    curves,
+    interpolated,
+    loglog_slope,
+    needs,
+    null_prediction,
+    reference_anchors,
+    scaling,
+    size_for,
+    stripes_save_2d,
+)
 
 SHARES = (0.05, 0.1, 0.2, 0.35, 0.5, 0.7, 1.0)
 
@@ -93,3 +104,84 @@ def test_bounds_decide_the_saving_only_when_they_are_on_the_deciding_side():
     assert stripes_save_2d(need({"value": 50.0, "kind": "lower"}), need(interpolated)) is None
     assert stripes_save_2d(need({"value": 150.0, "kind": "lower"}), need(interpolated)) is False
     assert null_prediction(need(interpolated), need({"value": 10.0, "kind": "lower"})) is None
+
+
+def seeded(table: pd.DataFrame, shifts=(0.0, 0.0)) -> pd.DataFrame:
+    """The table once per seed, each seed's accuracy shifted by its entry of ``shifts``."""
+    copies = []
+    for seed, shift in enumerate(shifts):
+        copy = table.copy()
+        copy["seed"], copy["eval/acc"] = seed, (copy["eval/acc"] + shift).clip(0, 1)
+        copies.append(copy)
+    return pd.concat(copies, ignore_index=True)
+
+
+def test_a_quadratic_and_a_linear_need_have_slopes_two_and_one():
+    table = sweep((8, 16, 24), need_2d=lambda n: 0.35 * n * n)  # 2D only needs 0.35 N^2 images
+    found = curves(table)
+    assert scaling(found, 0.0, (8, 16, 24)) == (pytest.approx(2.0), 3)
+    assert interpolated(found, 0.0, (8, 16, 24)) == [(n, pytest.approx(0.35 * n * n)) for n in (8, 16, 24)]
+    linear = {(1.0, n): Curve(None, {"value": 5.0 * n, "kind": "interpolated", "between": None}, []) for n in (8, 16)}
+    assert scaling(linear, 1.0, (8, 16)) == (pytest.approx(1.0), 2)
+
+
+def test_bounds_are_left_out_of_the_slope_and_one_point_gives_none():
+    # at N = 24 the stripes arm never reaches 60 %: a lower bound, not a point of the fit
+    table = sweep(
+        (8, 16, 24), need_2d=lambda n: 0.35 * n * n, stripes_need_2d=lambda n: 0.35 * n * n if n < 24 else 1e6
+    )
+    found = curves(table)
+    assert found[(1.0, 24)].total["kind"] == "lower"
+    assert [n for n, _ in interpolated(found, 1.0, (8, 16, 24))] == [8, 16]
+    assert scaling(found, 1.0, (8, 16, 24))[1] == 2
+    assert scaling(found, 1.0, (8,)) == (None, 1)
+
+
+def test_a_curve_averages_its_seeds_and_reads_each_seed_too():
+    table = seeded(sweep((8,), need_2d=lambda n: 0.7 * n * n).query("stripes == 0"), shifts=(0.2, -0.2))
+    found = curves(table)[(0.0, 8)]
+    assert list(found.points.index) == list(SHARES) and set(found.points["seeds"]) == {2}
+    assert found.points["hi"].iloc[1] - found.points["lo"].iloc[1] == pytest.approx(0.4)
+    # +0.2 accuracy is one doubling sooner, -0.2 one later; their mean is the unshifted curve
+    seeds = [s["value"] for s in found.per_seed]
+    assert seeds == [pytest.approx(0.7 * 64 / 2), pytest.approx(0.7 * 64 * 2)]
+    assert found.total["value"] == pytest.approx(0.7 * 64)
+    assert curves(table.query("seed == 0"))[(0.0, 8)].per_seed == []  # one seed: nothing to list
+
+
+def test_each_reference_passes_through_the_first_point_of_the_arm_expected_to_follow_it():
+    table = sweep((8, 16), need_2d=lambda n: 0.35 * n * n, stripes_need_2d=lambda n: 0.3 * n * n)
+    found = curves(table)
+    anchors, on_bound = reference_anchors(found, [0.0, 1.0], [8, 16])
+    assert not on_bound
+    assert anchors["quadratic"] == (8, pytest.approx(found[(0.0, 8)].total["value"]))  # 2D only's first point
+    assert anchors["linear"] == (8, pytest.approx(found[(1.0, 8)].total["value"]))  # the stripes arm's
+    # a stripes arm already at 60 % at its smallest share (upper bounds only) lends the 2D-only point
+    early = curves(sweep((8, 16), need_2d=lambda n: 0.35 * n * n, stripes_need_2d=lambda n: 0.1 * n * n))
+    assert early[(1.0, 8)].total["kind"] == "upper"
+    assert reference_anchors(early, [0.0, 1.0], [8, 16])[0]["linear"] == anchors["quadratic"]
+    # one arm alone: both references through its point
+    only = {k: c for k, c in found.items() if k[0] == 0.0}
+    assert reference_anchors(only, [0.0], [8, 16])[0] == {
+        "linear": anchors["quadratic"],
+        "quadratic": anchors["quadratic"],
+    }
+
+
+def test_with_nothing_interpolated_the_references_pass_through_the_first_bound():
+    bound = {"value": 400.0, "kind": "lower", "between": None}
+    found = {(0.0, 16): Curve(None, bound, []), (1.0, 8): Curve(None, {**bound, "value": 300.0}, [])}
+    assert reference_anchors(found, [0.0, 1.0], [8, 16]) == ({"linear": (16, 400.0), "quadratic": (16, 400.0)}, True)
+
+
+def test_the_smallest_share_reaching_the_target_uses_seed_means():
+    import pandas as pd
+
+    from diffcomp.sweeps.efficiency import smallest_share_reaching
+
+    table = pd.DataFrame(
+        {"f2d": [0.1, 0.1, 0.25, 0.25, 0.5], "eval/acc": [0.7, 0.4, 0.6, 0.62, 0.9]}  # 0.1: mean 0.55, below
+    )
+    assert smallest_share_reaching(table, 0.6) == 0.25
+    assert smallest_share_reaching(table, 0.95) is None
+    assert smallest_share_reaching(table.drop(columns="eval/acc"), 0.6) is None

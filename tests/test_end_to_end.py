@@ -40,7 +40,16 @@ def test_tiny_run_writes_a_complete_record(finished_run):
     assert on_disk["timings"]["train_images_per_second"] > 0 and on_disk["timings"]["sample_seconds"] > 0
     assert on_disk["config"]["data"]["size"] == 8 and on_disk["seed"] == 0
     assert on_disk["versions"]["torch"] and on_disk["device"].startswith("cpu")
-    assert on_disk["dataset"]["data"] == "bump" and on_disk["dataset"]["images"] == 16
+    # schema 2: the dataset resolved per axis, the budget in its own section, the seed once
+    assert on_disk["schema"] == 2 and "dataset" not in on_disk
+    data = on_disk["data"]
+    assert (data["name"], data["kind"], data["size"], data["images"], data["2d"]) == ("bump", "bump", 8, 16, 16)
+    assert (data["sigma_x"], data["sigma_y"], data["increment_x"], data["increment_y"]) == (1.0, 1.0, 2.0, 2.0)
+    assert data["fraction"] == 1.0 and data["holdout"] is None
+    assert on_disk["budget"] == {"max_steps": 4, "max_epochs": -1, "steps": 4, "loss_window": 1}
+    gate = on_disk["gate"]  # the validity gate: the default level on its own training labels
+    assert (gate["metric"], gate["threshold"]) == ("eval/train_score", 0.9)
+    assert gate["value"] == on_disk["metrics"]["eval/train_score"] and gate["passed"] == (gate["value"] >= 0.9)
     assert (out / "checkpoints" / "last.ckpt").exists() and (out / "model.pt").exists()
     assert (out / "dataset.png").exists()
     assert on_disk["metrics"]["repr/participation_ratio"] >= 1.0 and "repr/probe_r2_x" in on_disk["metrics"]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from support import compose_config
 
 from diffcomp.config.errors import ConfigError
 from diffcomp.eval.readout import count_features
+from diffcomp.eval.samples_file import SAMPLES_BY_K_ARRAYS, load_sample_arrays
 from diffcomp.localscores.directions import condition_directions, cosine_matrix, off_diagonal_summary
 from diffcomp.localscores.global_unet import SetConditionedUNet
 from diffcomp.localscores.local_denoiser import LocalDenoiser, condition_map
@@ -265,6 +267,12 @@ def test_tiny_run_returns_metrics_and_figures(tmp_path, model, regime):
         "checkpoints/last.ckpt",
     ):
         assert (tmp_path / name).stat().st_size > 0  # the one training path: checkpoints and records too
+    # the grid's samples as arrays: up to grid_per_count per requested k, with their condition sets
+    arrays = load_sample_arrays(tmp_path / SAMPLES_BY_K_ARRAYS)
+    assert set(arrays) == {"images", "labels", "index"} and arrays["images"].dtype == np.uint8
+    assert arrays["labels"].shape == (len(arrays["index"]), arrays["labels"].shape[1], 3)
+    counts = arrays["labels"][:, :, 2].sum(axis=1).astype(int)
+    assert np.bincount(counts)[1:].tolist() == [2] * 6 and (np.diff(counts) >= 0).all()  # eval.grid_size=2, by k
     assert record["config"]["data"]["regime"] == regime
     assert 0.0 <= metrics["eval/train_score"] <= metrics["eval/train/match"] <= 1.0  # its own training scenes
 

@@ -112,6 +112,18 @@ def test_a_job_resumed_at_its_last_step_keeps_its_training_fields(tmp_path):
     )
 
 
+def test_a_job_resumed_at_its_last_step_after_a_cadence_evaluation_keeps_its_metrics(tmp_path):
+    # the cadence evaluated the last step before the kill, so the restored history holds it: the
+    # resumed process must still produce the final metrics, not an empty record
+    cfg = compose_config([*TINY, "logger=none", "train.steps=6", "eval.every_n_steps=3"])
+    trained = run(cfg, tmp_path)
+    assert trained["history"][-1]["step"] == 6
+    again = run(cfg, tmp_path)
+    assert again["resumed_from"]["step"] == 6
+    assert again["metrics"]["eval/acc"] == pytest.approx(trained["metrics"]["eval/acc"])
+    assert again["metrics"]["eval/train_score"] == pytest.approx(trained["metrics"]["eval/train_score"])
+
+
 class _RunsCode:
     """An object whose unpickling writes a file: what a hostile checkpoint would do."""
 

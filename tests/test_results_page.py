@@ -8,7 +8,7 @@ import re
 from support import EXPERIMENTS, REPO
 
 PAGE = REPO / "docs" / "results.md"
-VERDICTS = ("reproduced", "partly", "not reproduced", "not run")
+VERDICTS = ("reproduced", "partly", "not reproduced", "inconclusive (undertrained)", "not run")
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")  # markdown links and images, anchors dropped
 
 
@@ -38,3 +38,16 @@ def test_every_linked_file_exists():
     for page in (PAGE, REPO / "README.md", *sorted((REPO / "experiments").glob("*/README.md"))):
         for target in _local_links(page.read_text()):
             assert (page.parent / target).exists(), f"{page.relative_to(REPO)} links to missing {target}"
+
+
+def test_every_summary_row_has_a_gate_and_an_inconclusive_row_never_reads_as_a_contradiction():
+    rows = [line.split("|") for line in PAGE.read_text().splitlines() if re.match(r"^\| \d+ \|", line)]
+    for cells in rows:
+        verdict, gate = cells[3].strip(), cells[5].strip()
+        assert gate, f"row {cells[1].strip()} names no gate"
+        if gate.startswith("missed"):
+            assert verdict.startswith(("inconclusive (undertrained)", "not run")), (
+                f"row {cells[1].strip()}: {verdict[:60]}"
+            )
+        if verdict.startswith("inconclusive"):
+            assert "not reproduced" not in verdict and "partly" not in verdict, f"row {cells[1].strip()}"

@@ -3,12 +3,13 @@ and the phase-B position errors, on synthetic records whose answers are known.""
 
 from pathlib import Path
 
+from diffcomp.results import Record
 from diffcomp.sweeps.figures import figure_script
 
 phases = figure_script("three_phases")
 
 
-def record(increment: float, images: int, b_to_c_step: int, batch: int = 32) -> dict:
+def record(job_dir: Path, increment: float, images: int, b_to_c_step: int, batch: int = 32) -> Record:
     """A job whose samples show one feature from step 100 and turn right at ``b_to_c_step``; in phase B
     a quarter of the one-feature samples are off by one pixel and half are 2-4 px away."""
     history = []
@@ -23,20 +24,22 @@ def record(increment: float, images: int, b_to_c_step: int, batch: int = 32) -> 
                 **{"eval/one_feature/err_median": 2.0},
             )
         history.append(entry)
-    return {
+    raw = {
+        "schema": 2,
         "status": "complete",
         "seed": 0,
-        "config": {"data": {"increment": increment}, "train": {"batch_size": batch}},
-        "dataset": {"images": images},
+        "config": {"train": {"batch_size": batch}},
+        "data": {"increment_x": increment, "increment_y": increment, "images": images},
         "history": history,
     }
+    return Record.from_dict(raw, job_dir)
 
 
 def test_boundaries_are_given_per_step_and_per_epoch_with_the_phase_b_errors(tmp_path: Path):
     # the same B -> C step for both increments, but 16x the data: 16x fewer epochs for the denser set
     runs = [
-        phases.Run(tmp_path / "a", record(0.25, 4096, 400)),
-        phases.Run(tmp_path / "b", record(1.0, 256, 400)),
+        phases.Run(record(tmp_path / "a", 0.25, 4096, 400)),
+        phases.Run(record(tmp_path / "b", 1.0, 256, 400)),
     ]
     text = phases.write_table(runs, tmp_path / "t.md", "test").read_text()
     rows = [line for line in text.splitlines() if line.startswith("| 0.25") or line.startswith("| 1")]

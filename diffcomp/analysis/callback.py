@@ -1,8 +1,9 @@
 """Representation analysis during training, as a Lightning callback.
 
-The callback reads the probed layer's activations that ``DiffusionModule.validation_step`` captured
-at the last generation step, every ``every_n_evals``-th evaluation and at the last one, so one run
-yields the curves over training of Fig. 2c / Fig. 8. Numeric scalars go to the module's metrics
+The callback receives the probed layer's activations that ``DiffusionModule.validation_step``
+captured at the last generation step (in the :class:`~diffcomp.eval.contract.EvaluationPass`), every
+``every_n_evals``-th evaluation and at the last one, so one run yields the curves over training of
+Fig. 2c / Fig. 8. Numeric scalars go to the module's metrics
 (hence W&B and the CSV log) and to the run's record; figures go to ``analysis/step_<k>/`` and to
 W&B. ``diffcomp-analyze <run dir>`` runs the same analysis on a finished run's weights.
 """
@@ -15,11 +16,12 @@ from pathlib import Path
 import lightning as L
 
 from diffcomp.analysis.report import analyze_representation
+from diffcomp.eval.contract import EvaluationPass, EvaluatorCallback
 
 log = logging.getLogger(__name__)
 
 
-class RepresentationCallback(L.Callback):
+class RepresentationCallback(EvaluatorCallback):
     """Analyse the captured activations at every ``every_n_evals``-th evaluation (and the last)."""
 
     def __init__(
@@ -34,6 +36,7 @@ class RepresentationCallback(L.Callback):
         top_k: int = 10,
         seed: int = 0,
     ):
+        super().__init__()
         self.out_dir = Path(out_dir)
         self.every_n_evals = max(1, every_n_evals)
         self.options = dict(
@@ -46,13 +49,9 @@ class RepresentationCallback(L.Callback):
             seed=seed,
         )
         self.evaluations = 0
-        self.history: list[dict] = []
-        self.latest: dict = {}
 
-    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module) -> None:
-        if trainer.sanity_checking:
-            return
-        labels, _, acts = pl_module.eval_samples.cat() if pl_module.eval_samples.labels else (None, None, None)
+    def on_evaluation(self, trainer: L.Trainer, pl_module, evaluation: EvaluationPass) -> None:
+        labels, _, acts = evaluation.samples.cat()
         if acts is None:
             return
         self.evaluations += 1

@@ -219,6 +219,27 @@ class CanvasSpec:
         """How many images the dataset holds."""
         return len(self.label_set.labels)
 
+    def record(self) -> dict:
+        """The dataset as a run's record keeps it: every field resolved per axis (``sigma`` and ``d``
+        as x and y, lambda as ``fraction``, the held-out region's bounds and width) with the image
+        counts, so that no reader re-derives a default or parses a config spelling."""
+        return {
+            "kind": self.kind,
+            "size": self.size,
+            "sigma_x": self.sigma_x,
+            "sigma_y": self.sigma_y,
+            "increment_x": self.increment_x,
+            "increment_y": self.increment_y,
+            "periodic": self.periodic,
+            "fraction": self.fraction,
+            "subsample_seed": self.subsample_seed,
+            "margin": self.margin,
+            "parts": [{"kind": p.kind, "region": p.region, "fraction": p.fraction} for p in self.effective_parts],
+            "holdout": None if self.holdout is None else self.holdout.record(),
+            "images": self.num_training_labels(),
+            **self.summary(),
+        }
+
     def summary(self) -> dict:
         """What a researcher checks before launching: images per visibility class, held-out share."""
         codes = self.label_set.dimension

@@ -87,6 +87,10 @@ class CanvasDataModule(L.LightningDataModule):
             **s.summary(),
         }
 
+    def record(self) -> dict:
+        """The record's ``data`` section: the variant's name and its resolved spec (:meth:`CanvasSpec.record`)."""
+        return {"name": self.name, **self.spec.record()}
+
     def describe(self) -> str:
         """One line for the console."""
         info = self.summary()

@@ -24,7 +24,7 @@ stripes visible) are held out, while 1D and 0D labels stay at every position, be
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -109,6 +109,17 @@ class Holdout:
     x_range: tuple[float, float]
     y_range: tuple[float, float]
     parts: tuple[str, ...] = COMPOSED
+    width: float | None = field(default=None, compare=False)  # the W it was made from (defaults filled in)
+
+    def record(self) -> dict:
+        """The region as a run's record keeps it: resolved bounds and width, so readers need no defaults."""
+        return {
+            "type": self.type,
+            "x_range": list(self.x_range),
+            "y_range": list(self.y_range),
+            "parts": list(self.parts),
+            "width": self.width,
+        }
 
     def contains(self, labels: Tensor) -> Tensor:
         in_x, in_y = _within(labels[:, 0], self.x_range), _within(labels[:, 1], self.y_range)
@@ -223,9 +234,9 @@ def make_holdout(
             _block(grid, max(1, round(width / float(grid[1] - grid[0]))) if len(grid) > 1 else 1, where)
             for grid in (grid_x, grid_y)
         ]
-        return Holdout(kind, bounds[0], bounds[1], parts)
+        return Holdout(kind, bounds[0], bounds[1], parts, width=float(width))
     bounds = _centred(width, size, center)
-    return Holdout(kind, bounds, bounds, parts)
+    return Holdout(kind, bounds, bounds, parts, width=float(width))
 
 
 def _centred(width: float, size: int, center: float) -> tuple[float, float]:
@@ -252,4 +263,5 @@ def _cross(width: float | None, size: int, center: float, sigmas: tuple[float, f
             "a narrower cut hides less than one stripe (Sec. 3.2)",
         )
     widths = [width if width is not None else stripe_width(s) for s in sigmas]
-    return Holdout("cross", _centred(widths[0], size, center), _centred(widths[1], size, center), parts)
+    x_range, y_range = _centred(widths[0], size, center), _centred(widths[1], size, center)
+    return Holdout("cross", x_range, y_range, parts, width=float(widths[0]) if widths[0] == widths[1] else None)

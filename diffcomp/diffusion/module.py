@@ -3,9 +3,15 @@
 Evaluation is Lightning's *validation loop*: each validation batch is a batch of evaluation labels
 (with their ground-truth images where the dataset has them), ``validation_step`` samples images for
 them (with the representation layer captured when asked) and measures the held-out denoising loss,
-and the evaluation callbacks read the collected :class:`EvalSamples` at ``on_validation_epoch_end``.
-Using the validation loop means Lightning's EMA callback swaps the averaged weights in for every
-evaluation, with no extra code.
+and the evaluation callbacks receive the collected :class:`EvaluationPass` from
+:meth:`DiffusionModule.evaluation_pass` at ``on_validation_epoch_end`` (the contract:
+:mod:`diffcomp.eval.contract`). Using the validation loop means Lightning's EMA callback swaps the
+averaged weights in for every evaluation, with no extra code.
+
+The noise schedule moves with the module (``.to``, ``.cuda``, Lightning's device placement) like a
+buffer, yet is not one: Lightning's EMA averages every buffer, and averaging a constant drifts it by
+rounding (measured: the alphas by 1e-5 after 2 000 updates at decay 0.999). It stays float32 whatever
+the weights' dtype, and it is not in the state dict, so checkpoints are those of earlier versions.
 
 The training loss a record keeps is a mean over an interval (the steps since the previous
 evaluation, or the last ``loss_window`` steps when evaluations are rarer), not one noisy batch.
@@ -16,6 +22,7 @@ blown-up loss finite, so a finite loss alone says nothing about whether the trai
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,21 +31,21 @@ import torch
 from torch import Tensor, nn
 
 from diffcomp.diffusion.sampling import sample
-from diffcomp.diffusion.schedule import add_noise, linear_schedule
+from diffcomp.diffusion.schedule import NoiseSchedule, add_noise, linear_schedule
 from diffcomp.model.capture import capture_layer, choose_probe_layer
 
 
 @dataclass
 class EvalSamples:
-    """What one evaluation pass produced, in label order: labels [M,2], images [M,N,N] in [0,255],
-    and optionally the probed layer's activations [M, D] at the last generation step."""
+    """Samples of one evaluation pass at one set of labels, in label order, collected batch by batch
+    (on the CPU): labels [M, 2] (or [M, K, 3] condition sets), images [M, N, N] in [0, 255], and
+    optionally the probed layer's activations [M, D] at the last generation step."""
 
     labels: list[Tensor] = field(default_factory=list)
     images: list[Tensor] = field(default_factory=list)
     activations: list[Tensor] = field(default_factory=list)
     losses: list[Tensor] = field(default_factory=list)  # per-label held-out denoising loss
     seconds: float = 0.0  # wall time spent sampling (device synchronised)
-    train_loss: float | None = None  # mean training loss over the interval before this evaluation
 
     def loss_per_label(self) -> Tensor | None:
         return torch.cat(self.losses) if self.losses else None
@@ -46,6 +53,45 @@ class EvalSamples:
     def cat(self) -> tuple[Tensor, Tensor, Tensor | None]:
         acts = torch.cat(self.activations) if self.activations else None
         return torch.cat(self.labels), torch.cat(self.images), acts
+
+
+@dataclass(frozen=True)
+class EvaluationPass:
+    """What one evaluation hands the evaluation callbacks (:mod:`diffcomp.eval.contract`)."""
+
+    samples: EvalSamples  # at the evaluation labels (the validation loader)
+    training: EvalSamples  # at the datamodule's fixed sample of training labels (empty when off)
+    train_loss: float | None  # mean training loss over the interval before this evaluation
+
+
+@dataclass
+class RunClock:
+    """The job's wall time split into training and evaluation: the record's throughput is that of
+    training alone, over every process of a resumed job."""
+
+    earlier_train_seconds: float = 0.0  # training time of the job's earlier processes (from the checkpoint)
+    evaluation_seconds: float = 0.0  # all evaluations of this process
+    _fit: tuple[float, float] | None = None  # (perf_counter, evaluation_seconds) when this fit began
+    _evaluation_started: float = 0.0
+
+    def start_training(self) -> None:
+        self._fit = (time.perf_counter(), self.evaluation_seconds)
+
+    def stop_training(self) -> None:
+        self.earlier_train_seconds, self._fit = self.train_seconds(), None
+
+    def start_evaluation(self) -> None:
+        self._evaluation_started = time.perf_counter()
+
+    def stop_evaluation(self) -> None:
+        self.evaluation_seconds += time.perf_counter() - self._evaluation_started
+
+    def train_seconds(self) -> float:
+        """Training wall time of the job over all its processes, evaluations excluded."""
+        if self._fit is None:
+            return self.earlier_train_seconds
+        started, evaluating = self._fit
+        return self.earlier_train_seconds + time.perf_counter() - started - (self.evaluation_seconds - evaluating)
 
 
 TRAINING_STATE_KEY = "diffcomp_training"  # the checkpoint entry of the record's training statistics
@@ -108,9 +154,8 @@ class DiffusionModule(L.LightningModule):
         self.save_hyperparameters(ignore=["model"])
         self.model = model
         self.probe_layer = choose_probe_layer(model, probe_layer, probe_map_size)  # `auto` resolved: a name
-        self.schedule = linear_schedule(timesteps, beta_start, beta_end)
-        self.eval_samples = EvalSamples()
-        self.training_samples = EvalSamples()  # at the datamodule's fixed sample of training labels
+        self._schedule = linear_schedule(timesteps, beta_start, beta_end)  # follows the module: see `_apply`
+        self._pass: EvaluationPass | None = None  # the evaluation being collected, or the last one
         # The (possibly compiled) forward is a plain attribute, not a submodule: the state dict and every
         # checkpoint hold `model.*` once, so a run saved with compile=true resumes without it and back.
         object.__setattr__(self, "_fast_model", model)
@@ -118,11 +163,19 @@ class DiffusionModule(L.LightningModule):
         self._loss_count = 0
         self._last_window_loss: float | None = None
         self._interval_steps = (0, 0)  # the first and last (1-based) optimizer step of the current interval
-        self.validation_seconds = 0.0  # wall time of all evaluations so far (training time excludes it)
-        self._validation_started = 0.0
-        # training wall time of earlier processes of this job (from the checkpoint), and this one's clock
-        self.earlier_train_seconds = 0.0
-        self._fit_clock: tuple[float, float] | None = None  # (perf_counter, validation_seconds) at fit start
+        self.clock = RunClock()
+
+    @property
+    def schedule(self) -> NoiseSchedule:
+        """The noise schedule (float32), on the module's device."""
+        return self._schedule
+
+    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True):
+        """Every device move of the module (``.to``, ``.cuda``, ``to_empty`` ...) goes through here:
+        move the schedule with it, its dtype kept (see the module docstring for why not a buffer)."""
+        module = super()._apply(fn, recurse)
+        self._schedule = self._schedule.to(fn(torch.empty(0)).device)
+        return module
 
     def setup(self, stage: str) -> None:
         """Apply the speed options once the module sits on its device (after Lightning's EMA copy).
@@ -145,24 +198,21 @@ class DiffusionModule(L.LightningModule):
                 checkpoint[key] = {k: v for k, v in checkpoint[key].items() if not k.startswith("_fast_model.")}
         carried = checkpoint.get(TRAINING_STATE_KEY) or {}
         self._last_window_loss = carried.get("last_window_loss", self._last_window_loss)
-        self.earlier_train_seconds = float(carried.get("train_seconds") or 0.0)
+        self.clock.earlier_train_seconds = float(carried.get("train_seconds") or 0.0)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         current = float(self._loss_sum) / self._loss_count if self._loss_count else self._last_window_loss
         checkpoint[TRAINING_STATE_KEY] = {"last_window_loss": current, "train_seconds": self.train_seconds()}
 
     def on_train_start(self) -> None:
-        self._fit_clock = (time.perf_counter(), self.validation_seconds)
+        self.clock.start_training()
 
     def on_train_end(self) -> None:
-        self.earlier_train_seconds, self._fit_clock = self.train_seconds(), None  # the clock stops here
+        self.clock.stop_training()
 
     def train_seconds(self) -> float:
         """Training wall time of this job over all its processes, evaluations excluded."""
-        if self._fit_clock is None:
-            return self.earlier_train_seconds
-        started, evaluating = self._fit_clock
-        return self.earlier_train_seconds + time.perf_counter() - started - (self.validation_seconds - evaluating)
+        return self.clock.train_seconds()
 
     # ----------------------------------------------------------------------------- training
     def forward(self, x: Tensor, t: Tensor, labels: Tensor) -> Tensor:
@@ -175,7 +225,7 @@ class DiffusionModule(L.LightningModule):
         (per image when ``reduce`` is false; a ``generator`` fixes t and the noise)."""
         t = torch.randint(0, self.schedule.num_steps, (images.shape[0],), device=images.device, generator=generator)
         noise = torch.randn(images.shape, device=images.device, generator=generator, dtype=images.dtype)
-        noisy = add_noise(self._schedule_on(images.device), images, t, noise)
+        noisy = add_noise(self.schedule.to(images.device), images, t, noise)
         if self.hparams.channels_last:
             noisy = noisy.contiguous(memory_format=torch.channels_last)
         error = (self._fast_model(noisy, t, labels).float() - noise.float()) ** 2
@@ -239,11 +289,6 @@ class DiffusionModule(L.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     # ----------------------------------------------------------------------------- sampling
-    def _schedule_on(self, device):
-        if self.schedule.betas.device != torch.device(device):
-            self.schedule = self.schedule.to(device)
-        return self.schedule
-
     @torch.no_grad()
     def generate(
         self,
@@ -270,7 +315,7 @@ class DiffusionModule(L.LightningModule):
 
         x = sample(
             eps_fn,
-            self._schedule_on(self.device),
+            self.schedule,
             (len(labels), 1, size, size),
             method=sampler or self.hparams.sampler,
             steps=steps or self.hparams.sample_steps,
@@ -290,38 +335,42 @@ class DiffusionModule(L.LightningModule):
 
     # ----------------------------------------------------------------------------- evaluation
     def on_validation_start(self) -> None:
-        self._validation_started = time.perf_counter()
+        self.clock.start_evaluation()
 
     def on_validation_end(self) -> None:
-        self.validation_seconds += time.perf_counter() - self._validation_started
+        self.clock.stop_evaluation()
 
     def on_validation_epoch_start(self) -> None:
-        self.eval_samples = EvalSamples(train_loss=self.interval_loss())
-        self.training_samples = EvalSamples()
+        self._pass = EvaluationPass(EvalSamples(), EvalSamples(), train_loss=self.interval_loss())
+
+    def evaluation_pass(self) -> EvaluationPass | None:
+        """The current evaluation's samples, complete from ``on_validation_epoch_end`` on (where the
+        evaluation callbacks read it); None before any evaluation, or when it sampled nothing."""
+        return self._pass if self._pass is not None and self._pass.samples.labels else None
 
     def validation_step(self, batch: Tensor | tuple, batch_idx: int, dataloader_idx: int = 0) -> None:
         """Sample one image per label; with ground-truth images, also the held-out denoising loss.
-        A second loader's labels (a fixed sample of the training labels) go to ``training_samples``."""
+        A second loader's labels (a fixed sample of the training labels) go to the pass's ``training``."""
         labels, truth = (
             (batch[0], batch[1] if len(batch) > 1 else None) if isinstance(batch, (tuple, list)) else (batch, None)
         )
         if dataloader_idx == 1:
             images, _ = self.generate(labels, seed=self.eval_seed(batch_idx) + 50_000)
-            self.training_samples.labels.append(labels.detach().cpu())
-            self.training_samples.images.append(images.detach().cpu())
+            self._pass.training.labels.append(labels.detach().cpu())
+            self._pass.training.images.append(images.detach().cpu())
             return
-        seed = self.eval_seed(batch_idx)
+        samples, seed = self._pass.samples, self.eval_seed(batch_idx)
         if truth is not None:
-            self.eval_samples.losses.append(self.heldout_loss(truth, labels, seed).cpu())
+            samples.losses.append(self.heldout_loss(truth, labels, seed).cpu())
         started = time.perf_counter()
         images, acts = self.generate(labels, seed=seed, capture=self.probe_layer)
         if images.is_cuda:
             torch.cuda.synchronize(images.device)
-        self.eval_samples.seconds += time.perf_counter() - started
-        self.eval_samples.labels.append(labels.detach().cpu())
-        self.eval_samples.images.append(images.detach().cpu())
+        samples.seconds += time.perf_counter() - started
+        samples.labels.append(labels.detach().cpu())
+        samples.images.append(images.detach().cpu())
         if acts is not None:
-            self.eval_samples.activations.append(acts.detach().cpu())
+            samples.activations.append(acts.detach().cpu())
 
     def eval_seed(self, batch_idx: int) -> int:
         """The noise seed of an evaluation batch: the same at every evaluation, so they compare."""

@@ -1,11 +1,13 @@
 """Accuracy evaluation as a Lightning callback, run at every validation (at a cadence and at the end).
 
-Reads the samples that ``DiffusionModule.validation_step`` generated, scores them with
+Receives the samples that ``DiffusionModule.validation_step`` generated (an
+:class:`~diffcomp.eval.contract.EvaluationPass`), scores them with
 :mod:`diffcomp.eval.readout`, logs ``eval/*`` metrics (per section when the dataset holds regions
 out), counts failure modes (no feature / one / several), scores the samples at the fixed sample of
 training labels (``eval/train/*``, :mod:`diffcomp.eval.training`), records the held-out denoising
-loss and the training loss of the interval before, saves a grid of samples, and keeps the history of
-every evaluation for the run's record.
+loss and the training loss of the interval before, saves a grid of samples (``samples/step_<k>.png``)
+and the same tiles as arrays for figures (``samples/step_<k>.npz``, :mod:`diffcomp.eval.samples_file`),
+and keeps the history of every evaluation for the run's record.
 """
 
 from __future__ import annotations
@@ -15,12 +17,21 @@ import time
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import torch
 from torch import Tensor
 
 from diffcomp.data.canvas import evaluation_sections
 from diffcomp.data.render import image_grid
+from diffcomp.eval.contract import EvaluationPass, EvaluatorCallback
 from diffcomp.eval.readout import READOUTS, accuracy, axis_errors, read_centres
+from diffcomp.eval.samples_file import (
+    SECTION_PREFIX,
+    gray_levels,
+    sample_arrays_path,
+    sample_grid_path,
+    write_sample_arrays,
+)
 from diffcomp.eval.training import training_scores
 from diffcomp.files import atomic_path
 
@@ -85,11 +96,16 @@ def loss_metrics(losses: Tensor | None, sections: dict[str, Tensor]) -> dict[str
     return out
 
 
-class EvaluationCallback(L.Callback):
+def grid_picks(count: int, grid_size: int) -> Tensor:
+    """Which of ``count`` evaluation labels the sample grid shows: ``grid_size`` spread evenly (int64)."""
+    return torch.linspace(0, count - 1, min(grid_size, count)).round().long()
+
+
+class EvaluationCallback(EvaluatorCallback):
     """Scores every evaluation pass; see the module docstring.
 
     Args:
-        out_dir: where sample grids are written (``samples/step_<k>.png``).
+        out_dir: where sample grids are written (``samples/step_<k>.png`` and ``.npz``).
         readout: ``darkest`` (appendix A.3) or ``profile`` (:mod:`diffcomp.eval.readout`).
         grid_size: how many samples the grid shows (spread evenly over the evaluation labels).
     """
@@ -103,32 +119,26 @@ class EvaluationCallback(L.Callback):
         self.out_dir = Path(out_dir)
         self.readout = readout
         self.grid_size = grid_size
-        self.history: list[dict] = []
-        self.latest: dict[str, float] = {}
-        self.sample_seconds: float | None = None
         self._train_started: float | None = None
 
     def on_train_start(self, trainer: L.Trainer, pl_module) -> None:
         self._train_started = time.perf_counter()
 
-    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module) -> None:
-        samples = pl_module.eval_samples
-        if trainer.sanity_checking or not samples.labels:
-            return
-        self.sample_seconds = samples.seconds
+    def on_evaluation(self, trainer: L.Trainer, pl_module, evaluation: EvaluationPass) -> None:
+        samples = evaluation.samples
         labels, images, _ = samples.cat()
         dm = trainer.datamodule
         sections = evaluation_sections(dm.spec, labels)
         metrics = score_samples(images, labels, self.readout, dm.period, sections, dm.spec.eval_kind)
         metrics.update(loss_metrics(samples.loss_per_label(), sections))
-        if pl_module.training_samples.labels:
-            metrics.update(training_scores(pl_module.training_samples.cat()[1], dm.train_sample, dm.spec, self.readout))
+        if evaluation.training.labels:
+            metrics.update(training_scores(evaluation.training.cat()[1], dm.train_sample, dm.spec, self.readout))
         metrics["eval/sample_seconds"] = self.sample_seconds
         for key, value in metrics.items():
             pl_module.log(key, value, prog_bar=key == "eval/acc")
-        if samples.train_loss is not None:
-            metrics["train/interval_loss"] = samples.train_loss
-            pl_module.log("train/interval_loss", samples.train_loss)
+        if evaluation.train_loss is not None:
+            metrics["train/interval_loss"] = evaluation.train_loss
+            pl_module.log("train/interval_loss", evaluation.train_loss)
         self.latest = metrics
         # wall_seconds: since this process began training (compilation and evaluations included), for
         # accuracy-against-time curves; None for an evaluation before training.
@@ -147,22 +157,25 @@ class EvaluationCallback(L.Callback):
             loss,
             self.sample_seconds,
         )
-        self._save_grid(trainer, images)
+        self._save_grid(trainer, images, labels, sections)
 
-    def _save_grid(self, trainer: L.Trainer, images: Tensor) -> None:
+    def _save_grid(self, trainer: L.Trainer, images: Tensor, labels: Tensor, sections: dict[str, Tensor]) -> None:
+        """The grid as a PNG (people, W&B) and its tiles as arrays (figures), the same grey levels in both."""
         from matplotlib.image import imsave
 
-        pick = torch.linspace(0, len(images) - 1, min(self.grid_size, len(images))).round().long()
-        grid = image_grid(images[pick]).numpy()
-        path = self.out_dir / "samples" / f"step_{trainer.global_step:07d}.png"
+        pick = grid_picks(len(images), self.grid_size)
+        tiles = images[pick].float()
+        step = trainer.global_step
+        arrays = {
+            "images": gray_levels(tiles.numpy()),  # uint8 [K, N, N]: what imsave below makes of them
+            "labels": labels[pick].numpy().astype(np.float32),
+            "index": pick.numpy().astype(np.int64),
+            **{SECTION_PREFIX + name: mask.to(torch.bool).cpu()[pick].numpy() for name, mask in sections.items()},
+        }
+        write_sample_arrays(sample_arrays_path(self.out_dir, step), **arrays)
+        path = sample_grid_path(self.out_dir, step)
         with atomic_path(path) as tmp:  # a reader (the logger below, a person) never meets half a PNG
-            imsave(tmp, grid, cmap="gray", vmin=0, vmax=255, format="png")
+            imsave(tmp, image_grid(tiles).numpy(), cmap="gray", vmin=0, vmax=255, format="png")
         for logger in trainer.loggers:
             if hasattr(logger, "log_image"):
-                logger.log_image(key="eval/samples", images=[str(path)], step=trainer.global_step)
-
-    def state_dict(self) -> dict:
-        return {"history": self.history}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        self.history = list(state_dict.get("history", []))
+                logger.log_image(key="eval/samples", images=[str(path)], step=step)

@@ -1,6 +1,7 @@
 """Scoring every evaluation pass of the length-generalisation experiment (a Lightning callback).
 
-Reads the samples ``DiffusionModule.validation_step`` generated for the evaluation requests,
+Receives the samples ``DiffusionModule.validation_step`` generated for the evaluation requests (an
+:class:`~diffcomp.eval.contract.EvaluationPass`),
 scores them per requested k with :mod:`diffcomp.localscores.matching`, adds the condition-direction
 cosines of :mod:`diffcomp.localscores.directions`, logs everything, and redraws the figures.
 
@@ -14,6 +15,13 @@ approximately locally conditional, more so at high noise), beside ``locality_ide
 error there: where it is tiny, training barely shapes the output); ``eval/train/match``, ``eval/train/k<k>/match``
 and ``eval/train_score`` (the lowest per-k value): the model's score on a fixed sample of its own
 training scenes, requested with their training conditions (:func:`answers_training_scene`).
+
+Beside ``samples_by_k.png`` it writes the grid's samples as arrays, ``samples_by_k.npz`` (rewritten at
+every evaluation, like the PNG; :func:`grid_arrays`): ``images`` uint8 [K, N, N] (the grey levels of
+:func:`diffcomp.eval.samples_file.gray_levels`), ``labels`` float32 [K, max_conditions, 3] (each
+sample's requested condition set, rows ``(mu_x, mu_y, mask)``, padded with mask 0) and ``index`` int64
+[K] (its position among the evaluation requests), K = up to ``grid_per_count`` samples per requested k,
+by k then request order, without the grid's blank slots.
 """
 
 from __future__ import annotations
@@ -28,8 +36,10 @@ import torch
 
 from diffcomp.diffusion.ideal import IdealDenoiser
 from diffcomp.diffusion.schedule import clean_image_weight
+from diffcomp.eval.contract import EvaluationPass, EvaluatorCallback
+from diffcomp.eval.samples_file import SAMPLES_BY_K_ARRAYS, gray_levels, write_sample_arrays
 from diffcomp.localscores.directions import condition_directions, cosine_matrix, off_diagonal_summary
-from diffcomp.localscores.figures import plot_accuracy_vs_k, plot_cosines, plot_sample_grid
+from diffcomp.localscores.figures import picks_by_count, plot_accuracy_vs_k, plot_cosines, plot_sample_grid
 from diffcomp.localscores.locality import (
     LocalityCurve,
     conditional_locality,
@@ -74,7 +84,23 @@ def summarise(per_k: dict[int, dict[str, float]], train_counts) -> dict[str, flo
     return metrics
 
 
-class LengthGeneralisationCallback(L.Callback):
+def grid_picks(conditions: torch.Tensor, per_count: int) -> torch.Tensor:
+    """The requests ``plot_sample_grid`` shows: the first ``per_count`` of each requested k, by k (int64)."""
+    picks = picks_by_count(conditions, per_count)
+    return torch.cat(picks) if picks else torch.zeros(0, dtype=torch.long)
+
+
+def grid_arrays(images: torch.Tensor, conditions: torch.Tensor, per_count: int) -> dict[str, np.ndarray]:
+    """The arrays of ``samples_by_k.npz`` (see the module docstring)."""
+    pick = grid_picks(conditions, per_count)
+    return {
+        "images": gray_levels(images[pick].float().numpy()),
+        "labels": conditions[pick].numpy().astype(np.float32),
+        "index": pick.numpy().astype(np.int64),
+    }
+
+
+class LengthGeneralisationCallback(EvaluatorCallback):
     """See the module docstring; built from ``eval.callback`` of ``eval=local_scores``.
 
     Args:
@@ -129,11 +155,8 @@ class LengthGeneralisationCallback(L.Callback):
         self.locality: dict = {}
         self.ideal_locality: dict = {}  # the training set's ideal denoiser, measured once (it never changes)
         self.loss_weight: dict = {}
-        self.latest: dict[str, float] = {}
         self.per_k: dict[int, dict[str, float]] = {}
         self.cosines: torch.Tensor | None = None
-        self.history: list[dict] = []
-        self.sample_seconds: float | None = None
 
     @classmethod
     def validate_config(cls, node, prefix: str = "eval.callback", root=None) -> None:
@@ -195,18 +218,15 @@ class LengthGeneralisationCallback(L.Callback):
             locations = [[lo, lo], [hi, lo], [lo, hi], [hi, hi]]
         return DirectionProbe(torch.tensor([[float(v) for v in p] for p in locations]), dm.max_conditions, **options)
 
-    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module) -> None:
-        if trainer.sanity_checking or not pl_module.eval_samples.labels:
-            return
-        samples, dm = pl_module.eval_samples, trainer.datamodule
+    def on_evaluation(self, trainer: L.Trainer, pl_module, evaluation: EvaluationPass) -> None:
+        samples, dm = evaluation.samples, trainer.datamodule
         label = f"{type(pl_module.model).__name__} / regime {dm.regime}"
-        self.sample_seconds = samples.seconds
         conditions, images, _ = samples.cat()
         scores = score_scenes(images.numpy(), conditions.numpy(), self.tolerance, self.ink_threshold)
         self.per_k = per_count_metrics(scores)
         metrics = summarise(self.per_k, dm.train_counts)
-        if pl_module.training_samples.labels:
-            train_conditions, train_images, _ = pl_module.training_samples.cat()
+        if evaluation.training.labels:
+            train_conditions, train_images, _ = evaluation.training.cat()
             train_scores = score_scenes(
                 train_images.numpy(), train_conditions.numpy(), self.tolerance, self.ink_threshold
             )
@@ -224,8 +244,8 @@ class LengthGeneralisationCallback(L.Callback):
         metrics["eval/sample_seconds"] = self.sample_seconds
         for key, value in metrics.items():
             pl_module.log(key, value)
-        if samples.train_loss is not None:
-            metrics["train/interval_loss"] = samples.train_loss
+        if evaluation.train_loss is not None:
+            metrics["train/interval_loss"] = evaluation.train_loss
         self.latest = metrics
         self.history.append({"step": trainer.global_step, **metrics})
         log.info(
@@ -239,6 +259,7 @@ class LengthGeneralisationCallback(L.Callback):
             {label: {k: v["match"] for k, v in self.per_k.items()}}, dm.train_counts, self.out_dir / "accuracy_vs_k.png"
         )
         plot_sample_grid(images, conditions, self.out_dir / "samples_by_k.png", self.per_count)
+        write_sample_arrays(self.out_dir / SAMPLES_BY_K_ARRAYS, **grid_arrays(images, conditions, self.per_count))
 
     def _measure_locality(self, trainer: L.Trainer, pl_module, label: str) -> dict[str, float]:
         """Pixel and conditional locality against the timestep, on multi-bump evaluation requests."""
@@ -249,7 +270,7 @@ class LengthGeneralisationCallback(L.Callback):
         if len(several) == 0:
             return {}
         images, conditions = dm.eval_images[several], dm.eval_conditions[several]
-        schedule = pl_module._schedule_on(pl_module.device)
+        schedule = pl_module.schedule  # on the module's device
         steps = timestep_grid(schedule.num_steps, o["timesteps"])
         self.locality = {
             "pixels": pixel_locality(
@@ -286,12 +307,6 @@ class LengthGeneralisationCallback(L.Callback):
             else {},
             "locality_loss_weight": dict(self.loss_weight, formula="abar / (1 - abar)"),
         }
-
-    def state_dict(self) -> dict:
-        return {"history": self.history}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        self.history = list(state_dict.get("history", []))
 
 
 def curve_records(curves: dict[str, LocalityCurve]) -> dict:

@@ -124,6 +124,19 @@ class LocalScoresDataModule(L.LightningDataModule):
             "regime": self.regime,
         }
 
+    def record(self) -> dict:
+        """The record's ``data`` section: the scenes' resolved settings and counts."""
+        return {
+            "name": self.name,
+            "size": self.spec.size,
+            "sigma_x": self.spec.sigma,
+            "sigma_y": self.spec.sigma,
+            "images": self.train_scenes,
+            "train_counts": self.train_counts,
+            "eval_counts": self.eval_counts,
+            "regime": self.regime,
+        }
+
     def describe(self) -> str:
         return (
             f"dataset {self.name}: {self.train_scenes} scenes of {self.spec.size}x{self.spec.size} with k in "

@@ -7,7 +7,6 @@ sweep directory and draws one curve per model/regime (the experiment's figure).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,6 +15,7 @@ import torch
 
 from diffcomp.data.render import image_grid
 from diffcomp.files import save_figure
+from diffcomp.results import load_records
 
 _PER_K = re.compile(r"^eval/k(\d+)/(\w+)$")
 
@@ -59,25 +59,22 @@ def plot_accuracy_vs_k(
     plt.close(fig)
 
 
-def plot_sample_grid(images: torch.Tensor, conditions: torch.Tensor, path: Path, per_count: int = 8) -> None:
-    """A row per requested k (its first ``per_count`` samples), requested locations marked in red."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def picks_by_count(conditions: torch.Tensor, per_count: int) -> list[torch.Tensor]:
+    """The requests the sample grid shows: per requested k (in order), the first ``per_count`` of them."""
     requested = (conditions[:, :, 2] > 0.5).sum(dim=1)
-    counts = sorted(set(requested.tolist()))
+    return [torch.nonzero(requested == k)[:, 0][:per_count] for k in sorted(set(requested.tolist()))]
+
+
+def draw_sample_grid(ax, images: torch.Tensor, conditions: torch.Tensor, per_count: int = 8) -> None:
+    """On ``ax``: a row per requested k (its first ``per_count`` samples), requested locations marked in
+    red. ``images`` [B, N, N] in 0..255, ``conditions`` [B, max_conditions, 3] (mu_x, mu_y, mask)."""
+    counts = sorted(set((conditions[:, :, 2] > 0.5).sum(dim=1).tolist()))
     n = images.shape[-1]
-    picks = []
-    for k in counts:
-        rows = torch.nonzero(requested == k)[:, 0][:per_count]
-        picks.append(torch.cat([rows, rows.new_full((per_count - len(rows),), -1)]))
-    order = torch.cat(picks)
+    rows = picks_by_count(conditions, per_count)  # one grid row per k, padded with blanks (-1)
+    order = torch.cat([torch.cat([r, r.new_full((per_count - len(r),), -1)]) for r in rows])
     blank = torch.full((1, n, n), 128.0)
     tiles = torch.cat([images.float(), blank])[order]  # -1 picks the grey blank
     grid = image_grid(tiles, columns=per_count).numpy()
-    fig, ax = plt.subplots(figsize=(1.0 * per_count, 1.0 * len(counts) + 0.3))
     ax.imshow(grid, cmap="gray", vmin=0, vmax=255)
     for slot, index in enumerate(order.tolist()):
         if index < 0:
@@ -90,6 +87,18 @@ def plot_sample_grid(images: torch.Tensor, conditions: torch.Tensor, path: Path,
         )
     ax.set_yticks([r * (n + 1) + n / 2 for r in range(len(counts))], [f"k={k}" for k in counts])
     ax.set_xticks([])
+
+
+def plot_sample_grid(images: torch.Tensor, conditions: torch.Tensor, path: Path, per_count: int = 8) -> None:
+    """:func:`draw_sample_grid` as its own picture (``samples_by_k.png``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    counts = len(set((conditions[:, :, 2] > 0.5).sum(dim=1).tolist()))
+    fig, ax = plt.subplots(figsize=(1.0 * per_count, 1.0 * counts + 0.3))
+    draw_sample_grid(ax, images, conditions, per_count)
     fig.tight_layout()
     save_figure(fig, path, dpi=120)
     plt.close(fig)
@@ -116,17 +125,14 @@ def plot_cosines(cosines: torch.Tensor, path: Path, title: str = "") -> None:
 def compare_sweep(sweep_dir: Path, out: Path | None = None, metric: str = "match") -> Path:
     """One accuracy-vs-k curve per (model, regime, ...) job found below ``sweep_dir``."""
     curves, train_counts = {}, set()
-    for record_path in sorted(Path(sweep_dir).rglob("results.json")):
-        record = json.loads(record_path.read_text())
-        config = record.get("config") or {}
-        data, model = config.get("data") or {}, config.get("model") or {}
-        if record.get("status") != "complete" or "regime" not in data:
+    for record in load_records(sweep_dir):
+        if "regime" not in record.data:
             continue
-        label = f"{str(model.get('_target_', '?')).rsplit('.', 1)[-1]} / regime {data.get('regime')}"
+        label = f"{str(record.setting('model._target_', '?')).rsplit('.', 1)[-1]} / regime {record.data['regime']}"
         if label in curves:
-            label = f"{label} ({record_path.parent.name})"
-        curves[label] = per_k_from_metrics(record.get("metrics", {}), metric)
-        train_counts.update(data.get("train_counts") or [])
+            label = f"{label} ({record.job_dir.name})"
+        curves[label] = per_k_from_metrics(record.metrics, metric)
+        train_counts.update(record.data.get("train_counts") or [])
     if not curves:
         raise FileNotFoundError(f"no complete local_scores results.json below {sweep_dir}")
     path = Path(out) if out else Path(sweep_dir) / f"local_scores_{metric}_vs_k.png"

@@ -17,7 +17,6 @@ With W&B enabled the table and plots also go to a summary run in the sweep's W&B
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import OmegaConf
 
 from diffcomp.files import atomic_path
-from diffcomp.results import RECORD_NAME
+from diffcomp.results import RECORD_NAME, Record, UnreadableRecord, load_record_of, record_paths
 from diffcomp.sweeps.figures import draw_figures
 
 log = logging.getLogger(__name__)
@@ -75,32 +74,6 @@ class Sweep:
         ]
 
 
-def parse_value(text: str) -> Any:
-    """An override's value as a number or bool when it reads as one (``0.1`` -> 0.1), else the string."""
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered in ("null", "none"):
-        return None
-    return text
-
-
-def parse_overrides(overrides: list[str]) -> dict[str, Any]:
-    """``["data.sigma=0.5", "+x=1"]`` -> ``{"data.sigma": 0.5, "x": 1}`` (deletions ``~key`` are skipped)."""
-    columns = {}
-    for override in overrides or []:
-        key, sep, value = str(override).partition("=")
-        if not sep or key.startswith("~"):
-            continue
-        columns[key.lstrip("+")] = parse_value(value)
-    return columns
-
-
 def flatten(mapping: dict, prefix: str = "") -> dict[str, Any]:
     """Nested dicts to ``a/b`` keys, keeping scalars only (lists and images stay in the record)."""
     flat = {}
@@ -113,34 +86,17 @@ def flatten(mapping: dict, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def record_row(record: dict, path: Path) -> tuple[dict, list[str]]:
-    """One table row of a record, and the override columns it brought."""
-    params = parse_overrides(record.get("overrides", []))
-    row = dict(params)
+def record_row(record: Record) -> tuple[dict, list[str]]:
+    """One table row of a record, and the parameter columns it brought (the values its job resolved)."""
+    row = dict(record.params)
     for name in RECORD_FIELDS:
-        row.setdefault(name, record.get(name))
-    row.update(flatten(record.get("metrics", {})))
-    row.update(flatten(record.get("timings", {}), "timings/"))
+        row.setdefault(name, record.seed if name == "seed" else record.get(name))
+    row.update(flatten(record.metrics))
+    row.update(flatten(record.timings, "timings/"))
     resumed = record.get("resumed_from")
     row["resumed_from_step"] = resumed.get("step") if isinstance(resumed, dict) else None
-    row["output_dir"] = str(path.parent)
-    return row, list(params)
-
-
-def load_records(sweep_dir: str | Path, status: str | None = "complete") -> list[tuple[Path, dict]]:
-    """``(run dir, record)`` of every readable record under ``sweep_dir`` (only those with ``status``,
-    unless None), in path order: what an experiment's figure script reads."""
-    out = []
-    for path in sorted(Path(sweep_dir).rglob(RECORD_NAME)):
-        if any(part.startswith(".") for part in path.relative_to(sweep_dir).parts[:-1]):
-            continue
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if isinstance(record, dict) and (status is None or record.get("status") == status):
-            out.append((path.parent, record))
-    return out
+    row["output_dir"] = str(record.job_dir)
+    return row, list(record.params)
 
 
 def collect(sweep_dir: str | Path) -> Sweep:
@@ -148,19 +104,15 @@ def collect(sweep_dir: str | Path) -> Sweep:
     import pandas as pd
 
     rows, params, unreadable = [], [], []
-    for path in sorted(Path(sweep_dir).rglob(RECORD_NAME)):
-        if any(part.startswith(".") for part in path.relative_to(sweep_dir).parts[:-1]):
-            continue  # .submitit and other hidden folders hold no records of ours
+    for path in record_paths(sweep_dir):
         try:
-            record = json.loads(path.read_text())
-            if not isinstance(record, dict):
-                raise ValueError(f"a JSON {type(record).__name__}, not an object")
-        except (OSError, ValueError) as error:
-            reason = f"{type(error).__name__}: {error}"
+            record = load_record_of(path.parent)
+        except UnreadableRecord as error:
+            reason = str(error).removeprefix(f"{path}: ")
             unreadable.append((str(path), reason))
             rows.append({"status": "unreadable", "error": reason, "output_dir": str(path.parent)})
             continue
-        row, keys = record_row(record, path)
+        row, keys = record_row(record)
         rows.append(row)
         params += [k for k in keys if k not in params]
     table = pd.DataFrame(rows)
@@ -349,9 +301,11 @@ def wandb_wanted(sweep: Sweep) -> bool:
 def _logger_options(table) -> dict:
     for path in table.get("output_dir", []):
         try:
-            return json.loads((Path(path) / RECORD_NAME).read_text())["config"]["logger"] or {}
-        except (OSError, ValueError, KeyError, TypeError):
+            record = load_record_of(Path(path))
+        except UnreadableRecord:
             continue
+        if record is not None and "logger" in record.config:
+            return record.config["logger"] or {}
     return {}
 
 

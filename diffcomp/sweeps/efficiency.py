@@ -13,6 +13,10 @@ Interpolation rule (:func:`size_for`): seeds are averaged first; the points are 
 first point at or above 60 % and the point before it (below 60 %) bound the crossing, and accuracy is
 taken linear in log(size) between them. A curve already at 60 % at its smallest size gives an upper
 bound (that size); one that never reaches 60 % a lower bound (its largest size).
+
+Scaling (:func:`scaling`): the log-log slope of the size for 60 % against N over the N whose size was
+interpolated (bounds left out), the paper's ~2 without stripes and ~1 with them; the figure's
+reference lines pass through each arm's first such point (:func:`reference_anchors`).
 """
 
 from __future__ import annotations
@@ -111,3 +115,85 @@ def stripes_save_2d(with_stripes: Need, two_d_only: Need) -> bool | None:
     if a["kind"] in ("lower", "interpolated") and b["kind"] in ("upper", "interpolated") and a["value"] >= b["value"]:
         return False
     return None
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One (arm, N)'s accuracy per 2D share, seeds averaged, and where it reaches the target."""
+
+    points: object  # DataFrame indexed by f2d: images, acc (seed mean), lo, hi, seeds; sorted by images
+    total: dict  # size_for over the seed-mean curve, in all training images
+    per_seed: list[dict]  # size_for of each seed's own points, when the sweep repeats seeds
+
+
+def curves(table, target: float = TARGET, acc: str = "eval/acc") -> dict[tuple, Curve]:
+    """Per (arm, N) of a mixture sweep's table (``mixture_runs_table``) with rows: its :class:`Curve`."""
+    out = {}
+    for arm in sorted(table["stripes"].unique()):
+        for n in sorted(table["N"].unique()):
+            part = table[(table["stripes"] == arm) & (table["N"] == n)]
+            if part.empty:
+                continue
+            points = part.groupby("f2d").agg(
+                images=("images", "mean"),
+                acc=(acc, "mean"),
+                lo=(acc, "min"),
+                hi=(acc, "max"),
+                seeds=(acc, "size"),
+            )
+            points = points.sort_values("images")
+            per_seed = []
+            if part["seed"].nunique() > 1:
+                per_seed = [size_for(p["images"], p[acc], target) for _, p in part.groupby("seed")]
+            out[(arm, n)] = Curve(
+                points=points, total=size_for(points["images"], points["acc"], target), per_seed=per_seed
+            )
+    return out
+
+
+def interpolated(curves: dict, arm, ns) -> list[tuple]:
+    """(N, size for the target) of ``arm`` at each N, in order, where the size was interpolated."""
+    return [
+        (n, curves[(arm, n)].total["value"])
+        for n in ns
+        if (arm, n) in curves and curves[(arm, n)].total["kind"] == "interpolated"
+    ]
+
+
+def scaling(curves: dict, arm, ns) -> tuple[float | None, int]:
+    """The log-log slope of ``arm``'s size for the target against N over its interpolated N (None
+    with fewer than two), and how many N it is fitted to."""
+    points = interpolated(curves, arm, ns)
+    if len(points) < 2:
+        return None, len(points)
+    return loglog_slope([n for n, _ in points], [v for _, v in points]), len(points)
+
+
+def reference_anchors(curves: dict, arms, ns) -> tuple[dict, bool]:
+    """Where the figure's reference lines pass: ``{"linear": (N, size), "quadratic": (N, size)}`` and
+    whether they are bounds.
+
+    The quadratic passes through the 2D-only arm's first interpolated point, the linear through the
+    stripes arm's (each where the paper expects its arm to follow it); either falls back on the
+    other's point, then on any arm's, then, when nothing was interpolated, on the first bound."""
+    firsts = {arm: points[0] for arm in arms if (points := interpolated(curves, arm, ns))}
+    anchor = next(iter(firsts.values()), None)
+    on_bound = anchor is None
+    if on_bound:
+        anchor = next(((n, c.total["value"]) for (_, n), c in sorted(curves.items()) if c.total["value"]), None)
+    no_stripes = firsts.get(min(arms)) if min(arms) <= 0 else None
+    with_stripes = firsts.get(max(arms)) if max(arms) > 0 else None
+    return {
+        "linear": with_stripes or no_stripes or anchor,
+        "quadratic": no_stripes or with_stripes or anchor,
+    }, on_bound
+
+
+def smallest_share_reaching(table, target: float = TARGET, acc: str = "eval/acc") -> float | None:
+    """The smallest 2D share (``f2d``) whose seed-mean ``acc`` reaches ``target`` among one arm's runs
+    (Figs. 4g, 5a-b: how few compositional examples suffice); None when no share reaches it."""
+    if acc not in table or table.empty:
+        return None
+    means = table.groupby("f2d")[acc].mean()
+    reached = [float(share) for share, value in means.items() if value >= target]
+    return min(reached) if reached else None

@@ -54,4 +54,23 @@ def draw_figures(sweep_dir: str | Path, experiment: str | None = None, out_dir: 
         return []
     out = Path(out_dir) if out_dir else sweep_dir / FIGURES_DIR
     out.mkdir(parents=True, exist_ok=True)
-    return [Path(p) for p in script.draw(sweep_dir, out)]
+    paths = [Path(p) for p in script.draw(sweep_dir, out)]
+    gates = write_gates(sweep_dir, out) if paths else None
+    return paths + ([gates] if gates else [])
+
+
+def write_gates(sweep_dir: Path, out_dir: Path) -> Path | None:
+    """``gates.md`` beside the figure: every complete job's validity gate (its experiment's level on
+    its own training distribution), so a figure is never read without knowing which models learned
+    their data. None when no record declares a gate (a theory experiment, schema-1 records)."""
+    from diffcomp.report.gates import gate_summary, gate_table
+    from diffcomp.report.tables import write_lines
+    from diffcomp.results import load_records
+
+    records = load_records(sweep_dir)
+    summary = gate_summary(records)
+    if summary is None:
+        return None
+    verdict = "every model passed" if summary.holds else "**some models missed it: their claims are inconclusive**"
+    lines = [f"# Validity gate: {summary.text()}; {verdict}", "", *gate_table(records)]
+    return write_lines(out_dir / "gates.md", lines)

@@ -223,10 +223,13 @@ def _job_failed(plan: JobPlan, ret) -> bool:
     """A job failed when its return says so, or when it returned nothing (lost by the launcher)
     and its record isn't complete."""
     if ret is None:
-        from diffcomp.results import read_record
+        from diffcomp.results import UnreadableRecord, load_record_of
 
-        record = read_record(Path(plan.output_dir)) if plan.output_dir else None
-        return not record or record.get("status") != "complete"
+        try:
+            record = load_record_of(Path(plan.output_dir)) if plan.output_dir else None
+        except UnreadableRecord:
+            record = None
+        return record is None or record.status != "complete"
     status = getattr(ret, "status", None)
     value = getattr(ret, "_return_value", None)
     return (status is not None and status.name == "FAILED") or (

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from diffcomp.ownership import owner_of
-from diffcomp.results import UnreadableRecord, load_record
+from diffcomp.results import Record, UnreadableRecord, load_record_of
 
 STATES = ("complete", "running", "pending", "failed", "interrupted", "lost", "unreadable", "not started")
 SLURM_RECORD = "slurm.json"
@@ -162,19 +162,19 @@ def sweep_status(sweep_dir: str | Path) -> SweepStatus:
 def _job_state(out_dir: Path, slurm_alive: bool, on_slurm: bool) -> tuple[str, str | None]:
     """A job's state and the error line status prints for it (see the module docstring)."""
     try:
-        record = load_record(out_dir) or {}
+        record = load_record_of(out_dir) or Record({})
     except UnreadableRecord as error:
         return "unreadable", f"{error} (a rerun redoes the job)"
-    status = record.get("status")
+    status = record.status
     if status in ("complete", "failed", "interrupted"):
-        return status, record.get("error") if status != "complete" else None
+        return status, record.error if status != "complete" else None
     if status != "running":
         return ("pending" if slurm_alive else "not started"), None
     if slurm_alive or owner_of(out_dir) is not None:
         return "running", None
     if on_slurm:
         return "lost", "its record says running but SLURM no longer runs it (killed before it could write)"
-    writer = f" ({record['host']}:{record['pid']})" if record.get("host") and record.get("pid") else ""
+    writer = f" ({record.get('host')}:{record.get('pid')})" if record.get("host") and record.get("pid") else ""
     return "interrupted", f"its record says running but its process{writer} is gone (killed before it could write)"
 
 

@@ -6,8 +6,8 @@ cross, and both wrong in the intersection. So the figure shows three bars (x, y,
 and section, and under them one row of final samples per model, picked from the sections with the
 target marked, because a bar cannot tell a missing stripe from a misplaced one.
 
-Only records and sample PNGs are read (no model is loaded), so ``draw`` works on partial sweeps and
-runs in seconds. The section figure and table are :mod:`diffcomp.sweeps.figure_support`'s, shared
+Only records and saved sample arrays are read (no model is loaded), so ``draw`` works on partial sweeps and
+runs in seconds. The section figure and table are :mod:`diffcomp.report.sections`, shared
 with ``experiments/rim_compositions/figure.py``; the models, sections and the paper's predictions are
 this experiment's.
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from diffcomp.sweeps import figure_support as fs
+from diffcomp.report import history, sections, tables
 
 NAME = "compose_not_interpolate"
 
@@ -53,37 +53,41 @@ PAPER = {
 def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     """Fig. 4c-f from a (possibly partial) sweep: bars per section and samples; plus a markdown table."""
     sweep_dir, out_dir = Path(sweep_dir), Path(out_dir)
-    scale = fs.scale_of(sweep_dir, default="unknown")
-    sections = [("all", "all labels")] + SECTIONS
-    png, groups, models = fs.section_figure(
+    scale = history.scale_of(sweep_dir, default="unknown")
+    shown = [("all", "all labels")] + SECTIONS
+    png, groups, models = sections.section_figure(
         sweep_dir,
         out_dir / f"{NAME}.png",
         MODELS,
-        sections,
+        shown,
         title="Compose, not interpolate (Fig. 4c-f): cross held out",
         scale=scale,
     )
     if png is None:
         return []
-    sizes = fs.section_sizes(groups[models[0]][0]["config"])
+    sizes = sections.section_sizes(groups[models[0]][0])
     lines = [
         f"# {NAME} (Fig. 4c-f), scale={scale}",
         "",
         "Final accuracy per section of the held-out cross (mean (min-max, n seeds) over seeds; one value when one seed).",
         "",
-        *fs.section_table(groups, models, MODELS, sections, sizes, PAPER),
+        *sections.section_table(groups, models, MODELS, shown, sizes, PAPER),
         "",
         "Failure modes over all labels (fraction of samples with no / one / several features):",
         "",
-        "| model | seeds | no feature | one feature | several | train images |",
-        "|---|---|---|---|---|---|",
     ]
+    rows = []
     for model in models:
         runs = groups[model]
-        images = sorted({r["dataset"].get("images") for r in runs if r["dataset"].get("images") is not None})
-        lines.append(
-            f"| {MODELS.get(model, model)} | {len(runs)} | "
-            + " | ".join(fs.failure_mode_cells(runs))
-            + f" | {', '.join(map(str, images)) or '-'} |"
+        images = sorted({r.data.get("images") for r in runs if r.data.get("images") is not None})
+        rows.append(
+            [
+                MODELS.get(model, model),
+                len(runs),
+                *sections.failure_mode_cells(runs),
+                ", ".join(map(str, images)) or "-",
+            ]
         )
-    return [png, fs.write_lines(out_dir / f"{NAME}.md", lines)]
+    header = ["model", "seeds", "no feature", "one feature", "several", "train images"]
+    lines += tables.markdown_table(header, rows)
+    return [png, tables.write_lines(out_dir / f"{NAME}.md", lines)]

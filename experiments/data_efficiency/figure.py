@@ -3,16 +3,17 @@
 The paper finds the size grows quadratically in N with 2D bumps alone and linearly once complete 1D
 stripes are added, i.e. factorised data makes the cost linear in the number of factor values. For each
 (N, arm) the sweep tries several 2D shares, giving accuracy against the total number of training
-images (``dataset.images``); the size for 60 % is read off that curve (:func:`size_for`). The left
+images (``dataset.images``); the size for 60 % is read off that curve (``size_for``). The left
 panel plots it against N on log-log axes with dashed linear and quadratic references, the right one
 the curves it was read from. The quadratic reference passes through the 2D-only arm's first
 interpolated point and the linear one through the stripes arm's, so each arm is read against the
 scaling the paper predicts for it.
 
-The numbers come from :mod:`diffcomp.sweeps.efficiency` (the interpolation rule, the 2D images
-needed, the null prediction). The table reports each (arm, N)'s need in all images *and in 2D
-images*, and the stripes arm against the null (its fixed 1D + 0D part plus the 2D-only arm's 2D need):
-the stripes help only if they cut the 2D images needed, as Fig. 5a-b shows.
+The numbers come from :mod:`diffcomp.sweeps.efficiency` (the curves and the interpolation rule, the
+slopes and the references' anchors, the 2D images needed, the null prediction); this script draws
+them. The table reports each (arm, N)'s need in all images *and in 2D images*, and the stripes arm
+against the null (its fixed 1D + 0D part plus the 2D-only arm's 2D need): the stripes help only if
+they cut the 2D images needed, as Fig. 5a-b shows.
 """
 
 from __future__ import annotations
@@ -23,8 +24,18 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
-from diffcomp.sweeps import figure_support as fs
-from diffcomp.sweeps.efficiency import TARGET, loglog_slope, needs, null_prediction, size_for, stripes_save_2d
+from diffcomp.report import gates, history, mixture, numbers, tables
+from diffcomp.results import load_records
+from diffcomp.sweeps.efficiency import (
+    TARGET,
+    curves,
+    interpolated,
+    needs,
+    null_prediction,
+    reference_anchors,
+    scaling,
+    stripes_save_2d,
+)
 
 NAME = "data_efficiency"
 COLOURS = {0.0: "#1f77b4", 1.0: "#ff7f0e"}  # the paper's blue (2D only) and orange (2D + 1D)
@@ -50,53 +61,30 @@ def _describe(result: dict) -> str:
 def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     """Fig. 5c (size for 60 % vs N, log-log, with references) beside the accuracy-vs-size curves; markdown table."""
     sweep_dir, out_dir = Path(sweep_dir), Path(out_dir)
-    table = fs.mixture_runs_table(sweep_dir)
+    table = mixture.mixture_runs_table(sweep_dir)
     if table.empty or "eval/acc" not in table:
         return []
     table = table[table["images"].notna() & table["eval/acc"].notna()]
     if table.empty:
         return []
-    scale = fs.scale_of(sweep_dir, default="unknown")
+    scale = history.scale_of(sweep_dir, default="unknown")
     arms = sorted(table["stripes"].unique())
     ns = sorted(table["N"].unique())
 
     # per (arm, N): the seed-averaged curve, its crossing, and per-seed crossings when seeds repeat
-    results = {}
-    for arm in arms:
-        for n in ns:
-            part = table[(table["stripes"] == arm) & (table["N"] == n)]
-            if part.empty:
-                continue
-            curve = part.groupby("f2d").agg(
-                images=("images", "mean"),
-                acc=("eval/acc", "mean"),
-                lo=("eval/acc", "min"),
-                hi=("eval/acc", "max"),
-                seeds=("eval/acc", "size"),
-            )
-            curve = curve.sort_values("images")
-            result = size_for(curve["images"], curve["acc"])
-            per_seed = []
-            if part["seed"].nunique() > 1:
-                for _, seed_part in part.groupby("seed"):
-                    per_seed.append(size_for(seed_part["images"], seed_part["eval/acc"]))
-            results[(arm, n)] = {"curve": curve, "result": result, "per_seed": per_seed}
+    by_arm = curves(table)
+    results = {key: {"curve": c.points, "result": c.total, "per_seed": c.per_seed} for key, c in by_arm.items()}
 
     fig = Figure(figsize=(10.5, 4.2), layout="constrained")
     left, right = fig.subplots(1, 2, width_ratios=[1, 1.15])
-    slopes, firsts = {}, {}
+    slopes = {}
     for arm in arms:
         colour = COLOURS.get(arm)
-        name = fs.arm_name(arm)
-        measured = [
-            (n, results[(arm, n)])
-            for n in ns
-            if (arm, n) in results and results[(arm, n)]["result"]["kind"] == "interpolated"
-        ]
+        name = mixture.arm_name(arm)
+        measured = [(n, results[(arm, n)]) for n, _ in interpolated(by_arm, arm, ns)]
         xs = [n for n, _ in measured]
         ys = [r["result"]["value"] for _, r in measured]
-        slope = loglog_slope(xs, ys) if len(xs) >= 2 else None
-        slopes[arm] = (slope, len(xs))
+        slope, _ = slopes[arm] = scaling(by_arm, arm, ns)
         label = name + (f" (slope {slope:.2f})" if slope is not None else "")
         line = left.plot(xs, ys, marker="o", color=colour, lw=2, ms=6, label=label, zorder=3)[0]
         colour = line.get_color()
@@ -119,8 +107,6 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
                     ls="none",
                     zorder=3,
                 )
-        if measured:
-            firsts[arm] = (xs[0], ys[0])
     need = needs(table, TARGET)
     for arm in arms:  # the 2D images alone (dotted): the stripes help only if theirs fall below 2D-only's
         points = [(n, need[(float(arm), int(n))].two_d["value"]) for n in ns if (float(arm), int(n)) in need]
@@ -133,23 +119,11 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
                 ls=":",
                 color=COLOURS.get(arm),
                 lw=1.5,
-                label=f"{fs.arm_name(arm)}: 2D images only",
+                label=f"{mixture.arm_name(arm)}: 2D images only",
                 zorder=3,
             )
-    # References: the quadratic through the first interpolated point of the 2D-only arm, the linear
-    # through that of the stripes arm (each where the paper expects its arm to follow it); either
-    # falls back on the other's point, then on any bound.
-    anchor_any = next(iter(firsts.values()), None)
-    on_bound = anchor_any is None
-    if on_bound:
-        bound = next(((n, r["result"]["value"]) for (_, n), r in sorted(results.items()) if r["result"]["value"]), None)
-        anchor_any = bound
-    no_stripes = firsts.get(min(arms)) if min(arms) <= 0 else None
-    with_stripes = firsts.get(max(arms)) if max(arms) > 0 else None
-    references = {
-        "linear": with_stripes or no_stripes or anchor_any,
-        "quadratic": no_stripes or with_stripes or anchor_any,
-    }
+    # References: each through the first interpolated point of the arm the paper expects to follow it
+    references, on_bound = reference_anchors(by_arm, arms, ns)
     grid = np.geomspace(min(ns) / 1.15, max(ns) * 1.15, 50)
     for kind, power, colour in (("linear", 1, "#999999"), ("quadratic", 2, "black")):
         if references[kind] is not None:
@@ -200,7 +174,7 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
                 ms=5,
                 lw=1.3,
                 capsize=2,
-                label=f"N={n}, {fs.arm_name(arm)}",
+                label=f"N={n}, {mixture.arm_name(arm)}",
             )
             if r["result"]["kind"] == "interpolated":
                 right.plot([r["result"]["value"]], [TARGET], marker="x", color=colour, ms=9, mew=2)
@@ -213,21 +187,23 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     right.set_title("accuracy vs size per N (x: interpolated 60 % crossing)", fontsize=9.5)
     right.grid(alpha=0.25, which="both")
     right.legend(frameon=False, fontsize=7, loc="best")
-    seeds = fs.count_range_text(table.groupby(["N", "stripes", "f2d"]).size())
+    seeds = numbers.count_range_text(table.groupby(["N", "stripes", "f2d"]).size())
     fig.suptitle(
         f"Data efficiency (Fig. 5c): scale={scale}, {seeds} seed(s) per point; paper: ~N² without stripes, ~N with them",
         fontsize=9.5,
     )
-    png = fs.save_figure(fig, out_dir / f"{NAME}.png")
+    png = tables.save_figure(fig, out_dir / f"{NAME}.png", gates.gate_note(load_records(sweep_dir)))
 
     lines = [
         f"# {NAME} (Fig. 5c), scale={scale}",
         "",
-        f"Training images (`dataset.images`, all parts) needed for {TARGET:.0%} overall accuracy: seeds averaged, accuracy",
+        f"Training images (the record's `data.images`, all parts) needed for {TARGET:.0%} overall accuracy: seeds averaged, accuracy",
         "interpolated linearly in log(size) between the last point below and the first at or above the threshold.",
         "",
-        "| arm | N | 2D held out | shares tried | sizes tried | acc at those sizes | size for 60 % | 2D images for 60 % |",
-        "|---|---|---|---|---|---|---|---|",
+        *tables.markdown_header(
+            ["arm", "N", "2D held out", "shares tried", "sizes tried", "acc at those sizes", "size for 60 %"]
+            + ["2D images for 60 %"]
+        ),
     ]
     for arm in arms:
         for n in ns:
@@ -247,7 +223,7 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
                 cell += "; per seed: " + ", ".join(_describe(s).split(" (")[0] for s in r["per_seed"])
             two_d = _describe(need[(float(arm), int(n))].two_d).split(" (")[0]
             held_cell = f"{held.iloc[0]:.0%}" if len(held) else "-"
-            lines.append(f"| {fs.arm_name(arm)} | {n} | {held_cell} | {shares} | {sizes} | {accs} | {cell} | {two_d} |")
+            lines.append(tables.markdown_row([mixture.arm_name(arm), n, held_cell, shares, sizes, accs, cell, two_d]))
     lines += _null_lines(need, arms, ns)
     lines += [
         "",
@@ -257,7 +233,7 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     for arm in arms:
         slope, count = slopes.get(arm, (None, 0))
         lines.append(
-            f"* {fs.arm_name(arm)}: "
+            f"* {mixture.arm_name(arm)}: "
             + (
                 f"{slope:.2f} from {count} N values"
                 if slope is not None
@@ -270,7 +246,7 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
                 f"* {kind} reference line through N={point[0]}, {_fmt(point[1])} images"
                 + (" (a bound: nothing was interpolated)" if on_bound else "")
             )
-    return [png, fs.write_lines(out_dir / f"{NAME}.md", lines)]
+    return [png, tables.write_lines(out_dir / f"{NAME}.md", lines)]
 
 
 def _null_lines(need: dict, arms, ns) -> list[str]:
@@ -282,8 +258,10 @@ def _null_lines(need: dict, arms, ns) -> list[str]:
         "Do the stripes cut the 2D data needed (Fig. 5a-b)? Null prediction: a model that learned nothing from",
         "the stripes needs its arm's fixed 1D + 0D part plus the 2D images the 2D-only arm needed.",
         "",
-        "| N | 2D images: 2D only | 2D images: with stripes | fixed 1D + 0D part | total with stripes | null prediction | stripes save 2D data |",
-        "|---|---|---|---|---|---|---|",
+        *tables.markdown_header(
+            ["N", "2D images: 2D only", "2D images: with stripes", "fixed 1D + 0D part", "total with stripes"]
+            + ["null prediction", "stripes save 2D data"]
+        ),
     ]
     for n in ns:
         base = need.get((0.0, int(n)))
@@ -293,11 +271,9 @@ def _null_lines(need: dict, arms, ns) -> list[str]:
                 continue
             null = null_prediction(striped, base)
             saves = stripes_save_2d(striped, base)
-            lines.append(
-                f"| {n} | {_describe(base.two_d).split(' (')[0]} | {_describe(striped.two_d).split(' (')[0]} "
-                f"| {_fmt(striped.fixed)} | {_describe(striped.total).split(' (')[0]} | {_fmt(null)} "
-                f"| {'-' if saves is None else 'yes' if saves else 'no'} |"
-            )
+            cells = [n, _describe(base.two_d).split(" (")[0], _describe(striped.two_d).split(" (")[0]]
+            cells += [_fmt(striped.fixed), _describe(striped.total).split(" (")[0], _fmt(null)]
+            lines.append(tables.markdown_row([*cells, "-" if saves is None else "yes" if saves else "no"]))
     return lines
 
 

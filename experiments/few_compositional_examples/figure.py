@@ -6,7 +6,7 @@ without them accuracy falls as the 2D data thins. Each panel shows overall, ID a
 the percentage of 2D bumps kept (log axis: the swept shares span decades), the red dashed lines of Fig.
 5a-b at 0, 60 and 100 %, and on the top axis the number of 2D training images behind each share.
 
-The runs' table (:func:`diffcomp.sweeps.figure_support.mixture_runs_table`) is shared with
+The runs' table (:func:`diffcomp.report.mixture.mixture_runs_table`) is shared with
 ``experiments/data_efficiency/figure.py`` (the same sweep plus N).
 """
 
@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from diffcomp.sweeps import figure_support as fs
+from diffcomp.report import gates, history, mixture, numbers, tables
+from diffcomp.results import load_records
+from diffcomp.sweeps import efficiency
 
 NAME = "few_compositional_examples"
 THRESHOLDS = (0.0, 0.6, 1.0)
@@ -35,10 +37,10 @@ def _pct(fraction: float) -> str:
 def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     """Two panels (one per stripes arm) of accuracy against the 2D share, and a markdown table."""
     sweep_dir, out_dir = Path(sweep_dir), Path(out_dir)
-    table = fs.mixture_runs_table(sweep_dir)
+    table = mixture.mixture_runs_table(sweep_dir)
     if table.empty:
         return []
-    scale = fs.scale_of(sweep_dir, default="unknown")
+    scale = history.scale_of(sweep_dir, default="unknown")
     arms = sorted(table["stripes"].unique())
     fig = Figure(figsize=(4.6 * max(len(arms), 1) + 0.4, 3.9), layout="constrained")
     axes = fig.subplots(1, len(arms), sharey=True, squeeze=False)[0]
@@ -83,12 +85,12 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
         top.set_xlabel("2D training images", fontsize=8)
         other = (part["images"] - part["n2d"]).dropna().round().unique()
         note = "" if arm <= 0 else (f"+ {int(other[0])} 1D/0D images" if len(other) == 1 else "+ 1D/0D images")
-        ax.set_title(f"{fs.arm_name(arm)}" + (f" ({note})" if note else ""), fontsize=9.5)
+        ax.set_title(f"{mixture.arm_name(arm)}" + (f" ({note})" if note else ""), fontsize=9.5)
     axes[0].set_ylabel("accuracy")
     handles, labels = axes[0].get_legend_handles_labels()
     if handles:
         fig.legend(handles, labels, loc="outside lower center", ncols=len(handles), frameon=False, fontsize=8.5)
-    seeds = fs.count_range_text(table.groupby(["stripes", "f2d"]).size())
+    seeds = numbers.count_range_text(table.groupby(["stripes", "f2d"]).size())
     N = ", ".join(str(n) for n in sorted(table["N"].unique()))
     held = table["held_out"].dropna()
     held_txt = f", centre {held.iloc[0]:.0%} of the 2D grid held out" if len(held) else ""
@@ -97,33 +99,32 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
         f"scale={scale}, {seeds} seed(s) per point (mean; whiskers min-max); red dashed: 0, 60, 100 %",
         fontsize=9.5,
     )
-    png = fs.save_figure(fig, out_dir / f"{NAME}.png")
+    png = tables.save_figure(fig, out_dir / f"{NAME}.png", gates.gate_note(load_records(sweep_dir)))
 
     lines = [
         f"# {NAME} (Figs. 4g, 5a-b), scale={scale}",
         "",
         f"Final accuracy against the share of 2D bumps kept, N={N}{held_txt}; mean (min-max, n seeds) over seeds, one value when one seed.",
         "",
-        "| arm | 2D kept | 2D images | all images | acc | ID acc | OOD acc |",
-        "|---|---|---|---|---|---|---|",
     ]
+    table_rows = []
     for arm in arms:
         part = table[table["stripes"] == arm]
         for share in sorted(part["f2d"].unique()):
             rows = part[part["f2d"] == share]
             n2d = ", ".join(str(int(v)) for v in sorted(rows["n2d"].dropna().unique()))
             images = ", ".join(str(int(v)) for v in sorted(rows["images"].dropna().unique()))
-            cells = [fs.range_text(rows[k]) if k in rows else "-" for k, *_ in CURVES]
-            lines.append(
-                f"| {fs.arm_name(arm)} | {_pct(share)} | {n2d or '-'} | {images or '-'} | " + " | ".join(cells) + " |"
-            )
+            cells = [numbers.range_text(rows[k]) if k in rows else "-" for k, *_ in CURVES]
+            table_rows.append([mixture.arm_name(arm), _pct(share), n2d or "-", images or "-", *cells])
+    lines += tables.markdown_table(
+        ["arm", "2D kept", "2D images", "all images", "acc", "ID acc", "OOD acc"], table_rows
+    )
     lines += ["", "Smallest 2D share whose mean overall accuracy reaches 60 %:", ""]
     for arm in arms:
         part = table[table["stripes"] == arm]
-        means = part.groupby("f2d")["eval/acc"].mean() if "eval/acc" in part else None
-        reached = [s for s, v in (means.items() if means is not None else []) if v >= 0.6]
+        smallest = efficiency.smallest_share_reaching(part, 0.6)
         lines.append(
-            f"* {fs.arm_name(arm)}: "
-            + (_pct(min(reached)) if reached else f"not reached (largest tried {_pct(part['f2d'].max())})")
+            f"* {mixture.arm_name(arm)}: "
+            + (_pct(smallest) if smallest is not None else f"not reached (largest tried {_pct(part['f2d'].max())})")
         )
-    return [png, fs.write_lines(out_dir / f"{NAME}.md", lines)]
+    return [png, tables.write_lines(out_dir / f"{NAME}.md", lines)]

@@ -20,23 +20,23 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from diffcomp.sweeps import figure_support as fs
-from diffcomp.sweeps.aggregate import load_records
+from diffcomp.report import history, tables
+from diffcomp.results import Record, load_records
 from diffcomp.theory.identity_mapping import ood_loss_panel
 
 NAME = "identity_mapping"
 MODEL_COLOURS = {"linear": "tab:blue", "symmetric": "tab:orange", "mlp": "tab:green"}
 
 
-def _models(record: dict) -> list[str]:
-    task = (record.get("config") or {}).get("task") or {}
+def _models(record: Record) -> list[str]:
+    task = record.setting("task") or {}
     value = task.get("model") or []
     names = [value] if isinstance(value, str) else list(value)
     return names or sorted({r.get("model") for r in record.get("per_seed") or [] if r.get("model")})
 
 
-def _fractions(record: dict) -> list[str]:
-    task = (record.get("config") or {}).get("task") or {}
+def _fractions(record: Record) -> list[str]:
+    task = record.setting("task") or {}
     return [f"{float(f):g}" for f in task.get("learn_fractions") or [0.5, 0.9]]
 
 
@@ -52,12 +52,12 @@ def _panel_ood(ax, model: str, curves: np.ndarray | None, seeds, tolerance: floa
     ax.grid(alpha=0.25)
 
 
-def _panel_learning(ax, record: dict, models: list[str], mu: list[float], lr: float) -> None:
+def _panel_learning(ax, record: Record, models: list[str], mu: list[float], lr: float) -> None:
     """Steps to 50 % / 90 % of each concept's diagonal Jacobian entry per seed, beside the closed form."""
     rows = record.get("per_seed") or []
     fractions = _fractions(record)
     s = len(mu)
-    a = [float((record.get("metrics") or {}).get(f"theory/a{p + 1}", math.nan)) for p in range(s)]
+    a = [float(record.metrics.get(f"theory/a{p + 1}", math.nan)) for p in range(s)]
     width = 0.8 / max(len(models), 1)
     markers = {fractions[0]: "o", fractions[-1]: "s"} if fractions else {}
     for m, model in enumerate(models):
@@ -107,7 +107,7 @@ def _panel_learning(ax, record: dict, models: list[str], mu: list[float], lr: fl
     ax.grid(alpha=0.25, axis="y")
 
 
-def _panel_closed_form(ax, arrays: dict, record: dict) -> None:
+def _panel_closed_form(ax, arrays: dict, record: Record) -> None:
     """One-layer OOD output per concept: gradient descent (solid) against the closed form (dashed)."""
     sim, theory = arrays.get("linear_ood_output"), arrays.get("linear_closed_form_ood_output")
     if sim is None or theory is None:
@@ -120,7 +120,7 @@ def _panel_closed_form(ax, arrays: dict, record: dict) -> None:
         (line,) = ax.plot(steps, sim[:, p], lw=1.6, label=f"f_{p + 1} (GD)")
         ax.plot(steps, theory[:, p], ls="--", lw=1.0, color="k")
     ax.plot([], [], ls="--", color="k", lw=1.0, label="closed form")
-    error = (record.get("metrics") or {}).get("linear/closed_form_rel_error")
+    error = record.metrics.get("linear/closed_form_rel_error")
     seeds = arrays.get("seeds")
     first = int(seeds[0]) if seeds is not None and len(seeds) else "?"
     worst = f"\nworst seed: max ‖f − f_theory‖ / ‖x_b‖ = {error:.2%}" if isinstance(error, (int, float)) else ""
@@ -133,10 +133,10 @@ def _panel_closed_form(ax, arrays: dict, record: dict) -> None:
     ax.grid(alpha=0.25)
 
 
-def _table(record: dict, models: list[str], scale: str) -> list[str]:
+def _table(record: Record, models: list[str], scale: str) -> list[str]:
     """The numbers the figure shows, as markdown."""
-    metrics = record.get("metrics") or {}
-    task = (record.get("config") or {}).get("task") or {}
+    metrics = record.metrics
+    task = record.setting("task") or {}
     fractions = _fractions(record)
     orders = record.get("learning_order") or {}
     lines = [
@@ -145,10 +145,11 @@ def _table(record: dict, models: list[str], scale: str) -> list[str]:
         f"init {task.get('init')} × {task.get('init_scale')}; a swing-by = a rise of the OOD loss by more than "
         f"{task.get('swing_tolerance')} × its initial value between two falls.",
         "",
-        "| model | swing-by seeds | rise / initial OOD loss (median, max) | "
-        + " | ".join(f"order at {f} (seeds)" for f in fractions)
-        + f" | median steps to {fractions[-1] if fractions else '?'} (c1, c2, c3) | final OOD loss (median, max) |",
-        "|" + "---|" * (5 + len(fractions)),
+        *tables.markdown_header(
+            ["model", "swing-by seeds", "rise / initial OOD loss (median, max)"]
+            + [f"order at {f} (seeds)" for f in fractions]
+            + [f"median steps to {fractions[-1] if fractions else '?'} (c1, c2, c3)", "final OOD loss (median, max)"]
+        ),
     ]
     for model in models:
         k, n = metrics.get(f"{model}/swing_by_seeds"), metrics.get(f"{model}/seeds")
@@ -170,7 +171,7 @@ def _table(record: dict, models: list[str], scale: str) -> list[str]:
         finals = [r.get("final_value") for r in record.get("per_seed") or [] if r.get("model") == model]
         finals = [v for v in finals if isinstance(v, (int, float))]
         final = f"{np.median(finals):.2g}, {max(finals):.2g}" if finals else "-"
-        lines.append(f"| {model} | {swing} | {rise} | " + " | ".join(order_cells) + f" | {steps} | {final} |")
+        lines.append(tables.markdown_row([model, swing, rise, *order_cells, steps, final]))
     error = metrics.get("linear/closed_form_rel_error")
     if isinstance(error, (int, float)):
         lines += [
@@ -199,19 +200,18 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     """The experiment's figure and table from the (single) complete job; [] when there is none."""
     sweep_dir, out_dir = Path(sweep_dir), Path(out_dir)
     records = [
-        (d, r)
-        for d, r in load_records(sweep_dir)
-        if r.get("per_seed") is not None or (d / "identity_mapping.npz").exists()
+        r
+        for r in load_records(sweep_dir)
+        if r.get("per_seed") is not None or (r.job_dir / "identity_mapping.npz").exists()
     ]
     if not records:
         return []
     # one job per sweep; should there be several, the most complete record (per-seed rows and arrays)
-    job_dir, record = max(
-        records, key=lambda item: (bool(item[1].get("per_seed")), (item[0] / "identity_mapping.npz").exists())
-    )
-    arrays = fs.load_arrays(job_dir / "identity_mapping.npz") or {}
+    record = max(records, key=lambda r: (bool(r.get("per_seed")), (r.job_dir / "identity_mapping.npz").exists()))
+    job_dir = record.job_dir
+    arrays = history.load_arrays(job_dir / "identity_mapping.npz") or {}
     models = _models(record)
-    task = (record.get("config") or {}).get("task") or {}
+    task = record.setting("task") or {}
     mu = [float(m) for m in task.get("mu") or []]
     lr = float(task.get("lr") or 0.0)
     seeds = arrays.get(
@@ -228,11 +228,11 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     if mu:
         _panel_learning(fig.add_subplot(grid[1, : max(len(models), 3) - 1]), record, models, mu, lr)
     _panel_closed_form(fig.add_subplot(grid[1, -1]), arrays, record)
-    scale = fs.scale_of(sweep_dir)
+    scale = history.scale_of(sweep_dir)
     fig.suptitle(
         f"Structured identity mapping (Yang et al.), {len(seeds)} seeds, scale={scale}: "
         "swing-by of the OOD loss, learning order, one-layer closed form",
         fontsize=10,
     )
-    png = fs.save_figure(fig, out_dir / f"{NAME}.png")
-    return [png, fs.write_lines(out_dir / f"{NAME}.md", _table(record, models, scale))]
+    png = tables.save_figure(fig, out_dir / f"{NAME}.png")
+    return [png, tables.write_lines(out_dir / f"{NAME}.md", _table(record, models, scale))]

@@ -18,8 +18,9 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from diffcomp.sweeps import figure_support as fs
-from diffcomp.sweeps.aggregate import load_records, parse_overrides
+from diffcomp.report import gates, history, numbers, tables
+from diffcomp.results import Record, load_records
+from diffcomp.sweeps import coupling, phases
 
 NAME = "imbalanced_increments"
 THRESHOLDS = (0.5, 0.9)  # halfway, and nearly learned
@@ -32,17 +33,13 @@ THRESHOLD_MARKERS = {0.5: "o", 0.9: "s"}
 # records
 
 
-class Run(fs.JobHistory):
+class Run(history.JobHistory):
     """One job: its grid (dx, dy) and evaluation cadence beside its seed and evaluations by step."""
 
-    def __init__(self, job_dir: Path, record: dict):
-        super().__init__(job_dir, record)
-        config = record.get("config") or {}
-        data = config.get("data") or {}
-        overrides = parse_overrides(record.get("overrides", []))
-        self.dx = _number(overrides.get("data.increment_x", data.get("increment_x")), data.get("increment"))
-        self.dy = _number(overrides.get("data.increment_y", data.get("increment_y")), data.get("increment"))
-        self.cadence = (config.get("eval") or {}).get("every_n_steps")
+    def __init__(self, record: Record):
+        super().__init__(record)
+        self.dx, self.dy = record.data.get("increment_x"), record.data.get("increment_y")
+        self.cadence = record.setting("eval.every_n_steps")
 
     @property
     def grid(self) -> tuple:
@@ -54,10 +51,6 @@ class Run(fs.JobHistory):
         return f"dx={_g(self.dx)}, dy={_g(self.dy)} ({dense}{images})"
 
 
-def _number(value, default):
-    return default if value is None else value
-
-
 def _g(value) -> str:
     return f"{value:g}" if isinstance(value, (int, float)) else str(value)
 
@@ -67,41 +60,15 @@ def _lt(a, b) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
-# threshold steps
-
-
-def order(cx, cy) -> str:
-    """Which axis reached the threshold first, at the evaluations' resolution."""
-    if cx is None and cy is None:
-        return "neither reached"
-    if cx is None or cy is None:  # only one axis got there within training
-        return "x first" if cy is None else "y first"
-    if cx[1:] == cy[1:]:
-        return "together"
-    return "x first" if cx[2] < cy[2] else "y first"
-
-
-def max_gap(run: Run) -> tuple[float, int] | None:
-    """The largest |acc_x - acc_y| over training (signed value, step)."""
-    sx, ax = run.series("eval/acc_x")
-    sy, ay = run.series("eval/acc_y")
-    common = sorted(set(sx.tolist()) & set(sy.tolist()))
-    if not common:
-        return None
-    gaps = [(float(ax[sx == s][0] - ay[sy == s][0]), int(s)) for s in common]
-    return max(gaps, key=lambda g: abs(g[0]))
-
-
-# ---------------------------------------------------------------------------------------------
-# figures
+# figures (the threshold orders and the reading: diffcomp.sweeps.coupling)
 
 
 def draw_curves(runs: list[Run], path: Path, scale: str) -> Path | None:
     """acc_x and acc_y against steps, a panel per grid (rows: dy, columns: dx), thresholds marked."""
     if not any(r.evals for r in runs):
         return None
-    dxs = sorted({r.dx for r in runs}, key=fs.mixed_sort_key)
-    dys = sorted({r.dy for r in runs}, key=fs.mixed_sort_key)
+    dxs = sorted({r.dx for r in runs}, key=numbers.mixed_sort_key)
+    dys = sorted({r.dy for r in runs}, key=numbers.mixed_sort_key)
     fig = Figure(figsize=(4.0 * len(dxs) + 0.3, 3.0 * len(dys) + 0.7), layout="constrained")
     grid = fig.subplots(len(dys), len(dxs), squeeze=False, sharex=True, sharey=True)
     for i, dy in enumerate(dys):
@@ -141,7 +108,7 @@ def draw_curves(runs: list[Run], path: Path, scale: str) -> Path | None:
                         label=f"acc_{axis}" + seed,
                     )
                     for threshold in THRESHOLDS:
-                        hit = fs.first_crossing(steps, values, threshold)
+                        hit = phases.crossing(steps, values, threshold)
                         if hit is not None:
                             ax.plot(
                                 hit[0],
@@ -172,7 +139,7 @@ def draw_curves(runs: list[Run], path: Path, scale: str) -> Path | None:
         + ", ".join(f"{t:.0%} ({THRESHOLD_MARKERS[t]})" for t in THRESHOLDS),
         fontsize=9,
     )
-    return fs.save_figure(fig, path)
+    return tables.save_figure(fig, path, gates.gate_note(r.record for r in runs))
 
 
 def draw_summary(runs: list[Run], path: Path) -> Path | None:
@@ -200,7 +167,7 @@ def draw_summary(runs: list[Run], path: Path) -> Path | None:
         for axis, offset in (("x", -0.12), ("y", 0.12)):
             steps, values = run.series(f"eval/acc_{axis}")
             for threshold in THRESHOLDS:
-                hit = fs.first_crossing(steps, values, threshold) if len(steps) else None
+                hit = phases.crossing(steps, values, threshold) if len(steps) else None
                 marker = THRESHOLD_MARKERS[threshold]
                 if hit is None:
                     right.plot(last_step * 1.04, k + offset, ">", color=AXIS_COLOURS[axis], ms=6, alpha=0.5)
@@ -239,7 +206,7 @@ def draw_summary(runs: list[Run], path: Path) -> Path | None:
         fontsize=8,
     )
     right.grid(alpha=0.3, axis="x")
-    return fs.save_figure(fig, path)
+    return tables.save_figure(fig, path)
 
 
 def _has_seeds(runs: list[Run]) -> bool:
@@ -264,7 +231,7 @@ def write_table(runs: list[Run], path: Path, scale: str) -> Path:
         "'together': both crossings between the same two evaluations. "
         "Gap: the largest acc_x - acc_y over training (at that step).",
         "",
-        *fs.markdown_header(header),
+        *tables.markdown_header(header),
     ]
     readings = {}
     for run in runs:
@@ -272,55 +239,32 @@ def write_table(runs: list[Run], path: Path, scale: str) -> Path:
             continue
         cells = [_g(run.dx), _g(run.dy), run.images if run.images is not None else "–", run.seed]
         for threshold in THRESHOLDS:
-            hits = {axis: fs.first_crossing(*run.series(f"eval/acc_{axis}"), threshold) for axis in "xy"}
-            cells += [f"{hits[a][0]:.0f}" if hits[a] else "not reached" for a in "xy"] + [order(hits["x"], hits["y"])]
-            readings.setdefault(run.grid, []).append(order(hits["x"], hits["y"]))
-        gap = max_gap(run)
+            hits = {axis: phases.crossing(*run.series(f"eval/acc_{axis}"), threshold) for axis in "xy"}
+            cells += [f"{hits[a][0]:.0f}" if hits[a] else "not reached" for a in "xy"] + [
+                coupling.axis_order(hits["x"], hits["y"])
+            ]
+            readings.setdefault(run.grid, []).append(coupling.axis_order(hits["x"], hits["y"]))
+        gap = coupling.largest_gap(run.series("eval/acc_x"), run.series("eval/acc_y"))
         last = run.evals[max(run.evals)]
         probes = run.analyses[max(run.analyses)] if run.analyses else {}
         cells.append(f"{gap[0]:+.3f} ({gap[1]})" if gap else "–")
-        cells += [fs.number_text(last.get(f"eval/acc_{a}")) for a in "xy"] + [
-            fs.number_text(probes.get(f"repr/probe_r2_{a}")) for a in "xy"
+        cells += [numbers.number_text(last.get(f"eval/acc_{a}")) for a in "xy"] + [
+            numbers.number_text(probes.get(f"repr/probe_r2_{a}")) for a in "xy"
         ]
-        lines.append(fs.markdown_row(cells))
-    return fs.write_lines(path, [*lines, "", _reading(readings)])
-
-
-def _reading(readings: dict) -> str:
-    """Coupled when every imbalanced grid crosses each threshold with both axes together."""
-    imbalanced = {grid: orders for grid, orders in readings.items() if grid[0] != grid[1]}
-    if not imbalanced:
-        return "Reading: no imbalanced grid (dx != dy) among the records."
-    decided = [o for orders in imbalanced.values() for o in orders if o in ("together", "x first", "y first")]
-    if not decided:
-        return "Reading: no axis of an imbalanced grid reached a threshold; undetermined."
-    denser_first = all(
-        o == ("x first" if _lt(g[0], g[1]) else "y first")
-        for g, orders in imbalanced.items()
-        for o in orders
-        if o in ("x first", "y first")
-    )
-    if all(o == "together" for o in decided):
-        verdict = "coupled: in every imbalanced grid x and y reached each threshold together (as the preprint reports)"
-    elif denser_first and all(o != "together" for o in decided):
-        verdict = "factorized: the denser axis reached every threshold first in every imbalanced grid"
-    else:
-        verdict = "mixed: " + "; ".join(
-            f"dx={_g(g[0])}, dy={_g(g[1])}: {', '.join(orders)}" for g, orders in imbalanced.items()
-        )
-    return f"Reading (thresholds {', '.join(f'{t:.0%}' for t in THRESHOLDS)}): {verdict}."
+        lines.append(tables.markdown_row(cells))
+    return tables.write_lines(path, [*lines, "", coupling.reading(readings, THRESHOLDS)])
 
 
 def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     """The per-grid curves, the summary and the threshold table of whatever records the sweep has."""
     sweep_dir, out_dir = Path(sweep_dir), Path(out_dir)
     runs = sorted(
-        (Run(d, r) for d, r in load_records(sweep_dir)),
-        key=lambda r: (fs.mixed_sort_key(r.dx), fs.mixed_sort_key(r.dy), r.seed),
+        (Run(r) for r in load_records(sweep_dir)),
+        key=lambda r: (numbers.mixed_sort_key(r.dx), numbers.mixed_sort_key(r.dy), r.seed),
     )
     if not runs:
         return []
-    scale = fs.scale_of(sweep_dir, from_records=True)
+    scale = history.scale_of(sweep_dir, from_records=True)
     paths = [
         draw_curves(runs, out_dir / f"{NAME}_curves.png", scale),
         draw_summary(runs, out_dir / f"{NAME}_summary.png"),

@@ -18,12 +18,14 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import torch
 from matplotlib.figure import Figure
-from matplotlib.image import imread
 
+from diffcomp.eval.samples_file import SAMPLES_BY_K_ARRAYS, load_sample_arrays
+from diffcomp.localscores.figures import draw_sample_grid, picks_by_count
 from diffcomp.localscores.locality import uniform_share
-from diffcomp.sweeps import figure_support as fs
-from diffcomp.sweeps.aggregate import load_records, parse_overrides
+from diffcomp.report import gates, history, numbers, tables
+from diffcomp.results import load_records
 
 NAME = "local_scores"
 MODEL_COLOURS = {"set_unet": "tab:blue", "local_denoiser": "tab:orange"}
@@ -34,26 +36,22 @@ CLASS_NAMES = {"SetConditionedUNet": "set_unet", "LocalDenoiser": "local_denoise
 def runs(sweep_dir: Path) -> list[dict]:
     """One row per complete job with a ``per_count`` section: model, regime, seed, metrics, sections."""
     out = []
-    for job_dir, record in load_records(sweep_dir):
-        config = record.get("config") or {}
-        data = config.get("data") or {}
-        if "regime" not in data or not record.get("per_count"):
+    for record in load_records(sweep_dir):
+        if "regime" not in record.data or not record.section("per_count"):
             continue
-        overrides = parse_overrides(record.get("overrides") or [])
-        target = str((config.get("model") or {}).get("_target_", "?")).rsplit(".", 1)[-1]
-        model = str(overrides.get("model") or CLASS_NAMES.get(target, target))
+        target = str(record.setting("model._target_", "?")).rsplit(".", 1)[-1]
         out.append(
             {
-                "dir": job_dir,
-                "model": model,
-                "regime": str(data["regime"]),
-                "seed": int(config.get("seed", record.get("seed", 0)) or 0),
-                "size": int(data.get("size", 16)),
-                "train_counts": [int(k) for k in data.get("train_counts") or []],
-                "timesteps": int((config.get("diffusion") or {}).get("timesteps", 0) or 0),
-                "metrics": record.get("metrics") or {},
-                "per_count": {int(k): v for k, v in (record.get("per_count") or {}).items()},
-                "locality": record.get("locality") or {},
+                "dir": record.job_dir,
+                "model": str(record.params.get("model") or CLASS_NAMES.get(target, target)),
+                "regime": str(record.data["regime"]),
+                "seed": int(record.seed or 0),
+                "size": int(record.data.get("size") or 16),
+                "train_counts": [int(k) for k in record.data.get("train_counts") or []],
+                "timesteps": int(record.setting("diffusion.timesteps", 0) or 0),
+                "metrics": record.metrics,
+                "per_count": {int(k): v for k, v in record.section("per_count").items()},
+                "locality": record.section("locality"),
             }
         )
     return out
@@ -75,7 +73,7 @@ def _nanmean(values) -> np.ndarray:
 
 def _per_k(group: list[dict], name: str) -> tuple[list[int], np.ndarray, np.ndarray]:
     ks = sorted({k for r in group for k in r["per_count"]})
-    return ks, *fs.error_bars([r["per_count"].get(k, {}).get(name) for r in group] for k in ks)
+    return ks, *numbers.error_bars([r["per_count"].get(k, {}).get(name) for r in group] for k in ks)
 
 
 def _k_panel(ax, groups: dict, trained: list[int], name: str, ylabel: str, fraction: bool) -> None:
@@ -151,7 +149,7 @@ def _locality_panel(ax, groups: dict, name: str, size: int) -> float | None:
 
 
 def _cell(value) -> str:
-    return fs.number_text(value, ".2f", missing="-")
+    return numbers.number_text(value, ".2f", missing="-")
 
 
 def _table(groups: dict, trained: list[int], scale: str) -> list[str]:
@@ -165,17 +163,24 @@ def _table(groups: dict, trained: list[int], scale: str) -> list[str]:
         "condition minus that under none, at the four corners of the placement grid (high noise); |cos| between them, 0 = "
         "orthogonal (Bradley et al.'s necessary condition for compositionality).",
         "",
-        "| model | regime | n | "
-        + " | ".join(f"match k={k}" for k in ks)
-        + " | match in / out | count error in / out | pixel locality (low t → high t) | condition locality (low t → high t) "
-        "| mean / max \\|cos\\| of condition directions |",
-        "|---|---|---|" + "---|" * len(ks) + "---|---|---|---|---|",
     ]
+    header = [
+        "model",
+        "regime",
+        "n",
+        *(f"match k={k}" for k in ks),
+        "match in / out",
+        "count error in / out",
+        "pixel locality (low t → high t)",
+        "condition locality (low t → high t)",
+        "mean / max \\|cos\\| of condition directions",
+    ]
+    table = []
     for (model, regime), group in sorted(groups.items(), key=lambda item: _order(item[0])):
         _, match, _ = _per_k(group, "match")
 
         def m(key: str, group: list[dict] = group) -> str:  # mean, and ± std over seeds when there are several
-            mean, sd, n = fs.stats([r["metrics"].get(key) for r in group])
+            mean, sd, n = numbers.stats([r["metrics"].get(key) for r in group])
             return _cell(mean) + (f" ± {sd:.2f}" if n > 1 and math.isfinite(sd) else "")
 
         loc = []
@@ -188,14 +193,19 @@ def _table(groups: dict, trained: list[int], scale: str) -> list[str]:
                 loc.append(f"{_cell(lo)} (t={t[0]}) → {_cell(hi)} (t={t[-1]}), R={curves[0].get('radius', '?'):g}")
             else:
                 loc.append("-")
-        lines.append(
-            f"| {model} | {regime} | {len(group)} | "
-            + " | ".join(_cell(v) for v in match)
-            + f" | {m('eval/match_in')} / {m('eval/match_out')} | {m('eval/count_error_in')} / {m('eval/count_error_out')} | "
-            + " | ".join(loc)
-            + f" | {m('directions/mean_abs_cos')} / {m('directions/max_abs_cos')} |"
+        table.append(
+            [
+                model,
+                regime,
+                len(group),
+                *(_cell(v) for v in match),
+                f"{m('eval/match_in')} / {m('eval/match_out')}",
+                f"{m('eval/count_error_in')} / {m('eval/count_error_out')}",
+                *loc,
+                f"{m('directions/mean_abs_cos')} / {m('directions/max_abs_cos')}",
+            ]
         )
-    return lines
+    return lines + tables.markdown_table(header, table)
 
 
 def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
@@ -204,7 +214,7 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     rows = runs(sweep_dir)
     if not rows:
         return []
-    scale = fs.scale_of(sweep_dir)
+    scale = history.scale_of(sweep_dir)
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in rows:
         groups[(r["model"], r["regime"])].append(r)
@@ -231,30 +241,32 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
         f"{'/'.join(map(str, seeds))} seed(s) per cell; scale={scale}",
         fontsize=10,
     )
-    paths = [fs.save_figure(fig, out_dir / f"{NAME}.png")]
+    paths = [tables.save_figure(fig, out_dir / f"{NAME}.png", gates.gate_note(load_records(sweep_dir)))]
 
     pictures = []
     for key, group in sorted(groups.items(), key=lambda item: _order(item[0])):
         r = min(group, key=lambda r: r["seed"])
-        if (r["dir"] / "samples_by_k.png").exists():
-            pictures.append((key, r))
+        arrays = load_sample_arrays(r["dir"] / SAMPLES_BY_K_ARRAYS)
+        if arrays is not None:
+            pictures.append((key, r, arrays))
     if pictures:
         cols = min(2, len(pictures))
         nrows = -(-len(pictures) // cols)
-        samples = Figure(figsize=(5.4 * cols, 4.4 * nrows), layout="constrained")
-        for i, ((model, regime), r) in enumerate(pictures):
-            ax = samples.add_subplot(nrows, cols, i + 1)
-            ax.imshow(imread(r["dir"] / "samples_by_k.png"), interpolation="antialiased")
-            ax.axis("off")
+        sample_fig = Figure(figsize=(5.4 * cols, 4.4 * nrows), layout="constrained")
+        for i, ((model, regime), r, arrays) in enumerate(pictures):
+            ax = sample_fig.add_subplot(nrows, cols, i + 1)
+            images, conditions = torch.as_tensor(arrays["images"]), torch.as_tensor(arrays["labels"])
+            per_count = max(len(row) for row in picks_by_count(conditions, len(conditions)))  # the saved picks per k
+            draw_sample_grid(ax, images, conditions, per_count)
             ax.set_title(
                 f"{model}, regime {regime} (seed {r['seed']}): "
                 f"match in {_cell(r['metrics'].get('eval/match_in'))}, out {_cell(r['metrics'].get('eval/match_out'))}",
                 fontsize=8,
             )
-        samples.suptitle(
+        sample_fig.suptitle(
             f"samples per requested k (red ×: requested locations; trained k {trained}); scale={scale}", fontsize=9
         )
-        paths.append(fs.save_figure(samples, out_dir / f"{NAME}_samples.png"))
+        paths.append(tables.save_figure(sample_fig, out_dir / f"{NAME}_samples.png"))
 
-    paths.append(fs.write_lines(out_dir / f"{NAME}.md", _table(groups, trained, scale)))
+    paths.append(tables.write_lines(out_dir / f"{NAME}.md", _table(groups, trained, scale)))
     return paths

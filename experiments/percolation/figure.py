@@ -4,7 +4,8 @@ Why: the paper's claim is that a model learns the 2D manifold once its training 
 large connected cluster. The trained models' accuracy against lambda is only evidence for that when
 it is drawn beside the percolation simulation of *the same* training sets, so the simulation here
 runs on the trained models' canvas (``data.size``) and grid (``data.increment``), with their nested
-subsets (:func:`diffcomp.data.labels.nested_subsample` with the same seeds); it takes seconds. Nothing
+subsets (:func:`diffcomp.data.labels.nested_subsample` with the same seeds), with the percolation
+task's settings (:mod:`diffcomp.sweeps.resimulation`, which computes it); it takes seconds. Nothing
 is trained or sampled: the trained numbers come from the records, the representations (Fig. 15) from
 each job's saved analysis arrays.
 
@@ -25,41 +26,37 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from diffcomp.sweeps import figure_support as fs
-from diffcomp.sweeps.aggregate import load_records
+from diffcomp.report import gates, history, numbers, tables
+from diffcomp.results import load_records
+from diffcomp.sweeps.resimulation import lambda_half_labels, mean_at, neighbour_overlap, simulate
 from diffcomp.theory.overlap import overlap_curve
-from diffcomp.theory.percolation import crossing_label, half_crossing, mass_ratio_sweep
+from diffcomp.theory.percolation import half_crossing
 
 NAME = "percolation"
-MAIN_THRESHOLD = 0.005  # Fig. 6c
-THRESHOLDS = (0.001, 0.005, 0.05)  # Fig. 13 (and 14b at 0.05)
-CURVE_SEEDS = 5  # the paper averages its simulation over 5 sample datasets
-LEVEL = 0.5  # lambda_half: where the mean mass ratio stays at or above one half
 
 
 def runs(sweep_dir: Path) -> list[dict]:
     """One row per complete job: sigma, lambda, seed, canvas, metrics and the job directory."""
     out = []
-    for job_dir, record in load_records(sweep_dir):
-        config = record.get("config") or {}
-        data = config.get("data") or {}
-        metrics = record.get("metrics") or {}
-        if "sigma" not in data or "eval/acc" not in metrics:
+    for record in load_records(sweep_dir):
+        data, metrics = record.data, record.metrics
+        if data.get("sigma_x") is None or "eval/acc" not in metrics:
             continue
-        lam = config.get("lambda", data.get("fraction", 1.0))
         out.append(
             {
-                "dir": job_dir,
-                "sigma": float(data["sigma"]),
-                "lambda": float(lam if lam is not None else 1.0),
-                "seed": int(data.get("subsample_seed", config.get("seed", record.get("seed", 0))) or 0),
-                "size": int(data.get("size", 32)),
-                "step": float(data.get("increment_x") or data.get("increment") or 1.0),
+                "dir": record.job_dir,
+                "sigma": float(data["sigma_x"]),
+                "lambda": float(data.get("fraction") or 1.0),
+                # the seed of the nested subset (data.subsample_seed, the job's seed by default): the
+                # simulation draws the same subsets
+                "seed": int(data.get("subsample_seed") or 0),
+                "size": int(data.get("size") or 32),
+                "step": float(data.get("increment_x") or 1.0),
                 "margin": data.get("margin", 0),
-                "images": (record.get("dataset") or {}).get("images"),
-                "acc": fs.number(metrics.get("eval/acc")),
-                "train_loss": fs.number(metrics.get("train/final_loss", metrics.get("train/interval_loss"))),
-                "eval_loss": fs.number(metrics.get("eval/loss")),
+                "images": data.get("images"),
+                "acc": numbers.number(metrics.get("eval/acc")),
+                "train_loss": numbers.number(metrics.get("train/final_loss", metrics.get("train/interval_loss"))),
+                "eval_loss": numbers.number(metrics.get("eval/loss")),
             }
         )
     return out
@@ -71,40 +68,22 @@ def _colours(sigmas) -> dict[float, tuple]:
     return {s: cmap(v) for s, v in zip(sigmas, np.linspace(0.0, 0.75, max(len(sigmas), 1)))}
 
 
-def simulate(sigmas, lambdas, seeds, size: int, step: float) -> dict:
-    """Mass ratios [thresholds, sigmas, fractions, seeds] on the trained grid, over a fine lambda grid
-    joined with the trained lambdas, for the trained seeds and at least ``CURVE_SEEDS`` seeds."""
-    points = len(np.arange(step, size + 1e-9, step)) ** 2
-    fine = np.round(np.arange(0.02, 1.0 + 1e-9, 0.02), 4)
-    fractions = sorted(
-        {float(f) for f in np.concatenate([fine, np.asarray(lambdas, float)]) if math.floor(f * points + 1e-9) >= 1}
-    )
-    all_seeds = sorted(set(int(s) for s in seeds) | set(range(CURVE_SEEDS)))
-    ratios = mass_ratio_sweep(sigmas, fractions, all_seeds, THRESHOLDS, size, step)
-    return {"fractions": np.asarray(fractions), "seeds": all_seeds, "ratios": ratios, "points": points}
-
-
-def _at(sim: dict, t: int, s: int, lam: float, seeds) -> float:
-    """Mean simulated ratio at one trained lambda over the given seeds (the models' own subsets)."""
-    i = int(np.argmin(np.abs(sim["fractions"] - lam)))
-    cols = [sim["seeds"].index(int(seed)) for seed in seeds if int(seed) in sim["seeds"]]
-    return float(sim["ratios"][t, s, i, cols].mean()) if cols else math.nan
-
-
 def _mass_panel(ax, sim: dict, sigmas, colours, t: int, title: str, trained: dict | None = None) -> None:
     """Seed-mean mass ratio over lambda per sigma (band: std over seeds), lambda_half marked."""
-    x = sim["fractions"]
+    x, level = sim["fractions"], sim["settings"].level
     for s, sigma in enumerate(sigmas):
         mean, std = sim["ratios"][t, s].mean(axis=1), sim["ratios"][t, s].std(axis=1)
         ax.plot(x, mean, color=colours[sigma], lw=1.3, label=f"σ = {sigma:g}")
         ax.fill_between(x, mean - std, mean + std, color=colours[sigma], alpha=0.15, lw=0)
-        crossing = half_crossing(x, mean, LEVEL)
-        if math.isfinite(crossing) and not np.all(mean >= LEVEL):
-            ax.plot(crossing, LEVEL, "|", color=colours[sigma], ms=11, mew=2)
+        crossing = half_crossing(x, mean, level)
+        if math.isfinite(crossing) and not np.all(mean >= level):
+            ax.plot(crossing, level, "|", color=colours[sigma], ms=11, mew=2)
         if trained:
             lams = sorted(trained.get(sigma, []))
-            ax.plot(lams, [_at(sim, t, s, lam, trained[sigma][lam]) for lam in lams], "o", ms=3.5, color=colours[sigma])
-    ax.axhline(LEVEL, color="0.5", ls=":", lw=0.8)
+            ax.plot(
+                lams, [mean_at(sim, t, s, lam, trained[sigma][lam]) for lam in lams], "o", ms=3.5, color=colours[sigma]
+            )
+    ax.axhline(level, color="0.5", ls=":", lw=0.8)
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlim(0, 1.02)
     ax.set_title(title, fontsize=9)
@@ -130,7 +109,7 @@ def _trained_panel(
         lams = sorted(points.get(sigma, {}))
         if not lams:
             continue
-        mean, err = fs.error_bars([v for _, v in points[sigma][lam]] for lam in lams)
+        mean, err = numbers.error_bars([v for _, v in points[sigma][lam]] for lam in lams)
         x = np.asarray(lams) + offsets[sigma]
         ax.errorbar(
             x,
@@ -160,7 +139,8 @@ def _main_figure(rows, sim, sigmas, colours, size, step, scale) -> Figure:
     trained = defaultdict(lambda: defaultdict(list))
     for r in rows:
         trained[r["sigma"]][r["lambda"]].append(r["seed"])
-    t = THRESHOLDS.index(MAIN_THRESHOLD)
+    settings = sim["settings"]
+    t = settings.thresholds.index(settings.main)
     n_seeds = len(sim["seeds"])
     _mass_panel(
         axes[0, 0],
@@ -168,7 +148,7 @@ def _main_figure(rows, sim, sigmas, colours, size, step, scale) -> Figure:
         sigmas,
         colours,
         t,
-        f"(c) simulation: largest cluster, threshold {MAIN_THRESHOLD:g}\n{n_seeds} subsets per λ; dots: the trained subsets; |: λ½",
+        f"(c) simulation: largest cluster, threshold {settings.main:g}\n{n_seeds} subsets per λ; dots: the trained subsets; |: λ½",
         trained,
     )
     axes[0, 0].set_ylabel("largest connected cluster mass ratio", fontsize=8)
@@ -190,13 +170,13 @@ def _main_figure(rows, sim, sigmas, colours, size, step, scale) -> Figure:
     for sigma in sigmas:
         ax.plot(
             increments,
-            np.maximum(overlap_curve(increments, sigma, size), floor),
+            np.maximum(overlap_curve(increments, sigma, size, normalization=settings.normalization), floor),
             color=colours[sigma],
             lw=1.3,
             label=f"σ = {sigma:g}",
         )
-    for threshold in THRESHOLDS:
-        ax.axhline(threshold, color="0.5", ls="--" if threshold == MAIN_THRESHOLD else ":", lw=0.8)
+    for threshold in settings.thresholds:
+        ax.axhline(threshold, color="0.5", ls="--" if threshold == settings.main else ":", lw=0.8)
         ax.text(
             0.99,
             threshold,
@@ -245,8 +225,9 @@ def _main_figure(rows, sim, sigmas, colours, size, step, scale) -> Figure:
 
 def _threshold_figure(sim, sigmas, colours, size, scale) -> Figure:
     fig = Figure(figsize=(10, 3.4), layout="constrained")
-    axes = fig.subplots(1, len(THRESHOLDS), sharey=True)
-    for t, (ax, threshold) in enumerate(zip(axes, THRESHOLDS)):
+    thresholds = sim["settings"].thresholds
+    axes = fig.subplots(1, len(thresholds), sharey=True)
+    for t, (ax, threshold) in enumerate(zip(axes, thresholds)):
         note = {0.005: " (Fig. 6c)", 0.05: " (Fig. 14b)"}.get(threshold, "")
         _mass_panel(ax, sim, sigmas, colours, t, f"threshold overlap {threshold:g}{note}")
     axes[0].set_ylabel("largest cluster mass ratio", fontsize=8)
@@ -264,7 +245,7 @@ def _representation_figure(rows, sigmas, scale) -> Figure | None:
     for r in sorted(rows, key=lambda r: r["seed"]):
         chosen.setdefault((r["sigma"], r["lambda"]), r)
     lambdas = sorted({lam for _, lam in chosen})
-    panels = {k: fs.last_file(r["dir"], fs.ANALYSIS_ARRAYS) for k, r in chosen.items()}
+    panels = {k: history.last_file(r["dir"], history.ANALYSIS_ARRAYS) for k, r in chosen.items()}
     if not any(panels.values()):
         return None
     fig = Figure(figsize=(max(1.6 * len(lambdas) + 0.6, 4.6), 1.6 * len(sigmas) + 0.8), layout="constrained")
@@ -282,7 +263,7 @@ def _representation_figure(rows, sigmas, scale) -> Figure | None:
             if path is None:
                 ax.set_facecolor("0.95")
                 continue
-            arrays = fs.load_arrays(path) or {}
+            arrays = history.load_arrays(path) or {}
             if "projections" not in arrays or "labels" not in arrays:
                 continue
             proj, labels = arrays["projections"], arrays["labels"]
@@ -308,7 +289,8 @@ def _representation_figure(rows, sigmas, scale) -> Figure | None:
 
 
 def _table(rows, sim, sigmas, size, step, scale) -> list[str]:
-    t = THRESHOLDS.index(MAIN_THRESHOLD)
+    settings = sim["settings"]
+    t = settings.thresholds.index(settings.main)
     points = _by_point(rows, "acc")
     images = {(r["sigma"], r["lambda"]): r["images"] for r in rows}
     train, held = _by_point(rows, "train_loss"), _by_point(rows, "eval_loss")
@@ -316,11 +298,11 @@ def _table(rows, sim, sigmas, size, step, scale) -> list[str]:
     lines = [
         f"Scale: {scale}. Bumps on a {size}×{size} canvas, grid d = {step:g} ({sim['points']} labels); accuracy over the "
         f"{size}×{size} integer evaluation grid, mean ± std over seeds (n). The simulated mass ratio (threshold overlap "
-        f"{MAIN_THRESHOLD:g}) is that of the trained models' own nested subsets (mean over their seeds).",
+        f"{settings.main:g}) is that of the trained models' own nested subsets (mean over their seeds).",
         "",
-        "| σ | λ | training images | accuracy | seeds' accuracies | mass ratio (sim.) | final train loss | held-out loss |",
-        "|---|---|---|---|---|---|---|---|",
     ]
+    header = ["σ", "λ", "training images", "accuracy", "seeds' accuracies", "mass ratio (sim.)", "final train loss"]
+    lines += tables.markdown_header([*header, "held-out loss"])
     if step != 1.0:
         lines.insert(
             1,
@@ -332,28 +314,24 @@ def _table(rows, sim, sigmas, size, step, scale) -> list[str]:
     for s, sigma in enumerate(sigmas):
         for lam in sorted(points.get(sigma, {})):
             seeds_acc = sorted(points[sigma][lam])
-            acc = fs.stats_text(fs.stats([v for _, v in seeds_acc]))
+            acc = numbers.stats_text(numbers.stats([v for _, v in seeds_acc]))
             each = ", ".join(f"{v:.2f}" for _, v in seeds_acc)
-            ratio = _at(sim, t, s, lam, [seed for seed, _ in seeds_acc])
-            tl = fs.stats([v for _, v in train[sigma][lam]])[0]
-            el = fs.stats([v for _, v in held[sigma][lam]])[0]
-            lines.append(
-                f"| {sigma:g} | {lam:g} | {images.get((sigma, lam), '-')} | {acc} | {each} | {ratio:.3f} | {tl:.4g} | {el:.4g} |"
-            )
+            ratio = mean_at(sim, t, s, lam, [seed for seed, _ in seeds_acc])
+            tl = numbers.stats([v for _, v in train[sigma][lam]])[0]
+            el = numbers.stats([v for _, v in held[sigma][lam]])[0]
+            cells = [f"{sigma:g}", f"{lam:g}", images.get((sigma, lam), "-"), acc, each, f"{ratio:.3f}"]
+            lines.append(tables.markdown_row([*cells, f"{tl:.4g}", f"{el:.4g}"]))
     x = sim["fractions"]
-    head = " | ".join(f"λ½ at {thr:g}" for thr in THRESHOLDS)
     lines += [
         "",
-        f"λ½: the λ beyond which the mean mass ratio over {len(sim['seeds'])} subsets stays ≥ {LEVEL:g} "
+        f"λ½: the λ beyond which the mean mass ratio over {len(sim['seeds'])} subsets stays ≥ {settings.level:g} "
         f"(λ from {x[0]:g} to {x[-1]:g}).",
         "",
-        f"| σ | overlap at d = {step:g} | {head} |",
-        "|---|---|" + "---|" * len(THRESHOLDS),
+        *tables.markdown_header(["σ", f"overlap at d = {step:g}", *(f"λ½ at {thr:g}" for thr in settings.thresholds)]),
     ]
     for s, sigma in enumerate(sigmas):
-        unit = float(overlap_curve([step], sigma, size, (size + 1) // 2)[0])
-        cells = " | ".join(crossing_label(x, sim["ratios"][k, s].mean(axis=1), LEVEL) for k in range(len(THRESHOLDS)))
-        lines.append(f"| {sigma:g} | {unit:.2g} | {cells} |")
+        unit = neighbour_overlap(sigma, size, step, settings)
+        lines.append(tables.markdown_row([f"{sigma:g}", f"{unit:.2g}", *lambda_half_labels(sim, s)]))
     return lines
 
 
@@ -367,7 +345,7 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     rows = [r for r in rows if (r["size"], r["step"]) == (size, step)]
     sigmas = sorted({r["sigma"] for r in rows})
     colours = _colours(sigmas)
-    scale = fs.scale_of(sweep_dir)
+    scale = history.scale_of(sweep_dir)
     sim = simulate(sigmas, sorted({r["lambda"] for r in rows}), sorted({r["seed"] for r in rows}), size, step)
 
     figures = (
@@ -375,5 +353,10 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
         (f"{NAME}_thresholds", _threshold_figure(sim, sigmas, colours, size, scale)),
         (f"{NAME}_representations", _representation_figure(rows, sigmas, scale)),
     )
-    paths = [fs.save_figure(fig, out_dir / f"{name}.png") for name, fig in figures if fig is not None]
-    return paths + [fs.write_lines(out_dir / f"{NAME}.md", _table(rows, sim, sigmas, size, step, scale))]
+    note = gates.gate_note(load_records(sweep_dir))  # the trained models' gate, on the figures that show them
+    paths = [
+        tables.save_figure(fig, out_dir / f"{name}.png", None if name.endswith("_thresholds") else note)
+        for name, fig in figures
+        if fig is not None
+    ]
+    return paths + [tables.write_lines(out_dir / f"{NAME}.md", _table(rows, sim, sigmas, size, step, scale))]

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from diffcomp.sweeps import figure_support as fs
+from diffcomp.report import gates, history, numbers, samples, sections, tables
 
 NAME = "region_composition"
 PANELS = (("bump", "interior", "c"), ("sos", "interior", "d"), ("bump", "exterior", "e"), ("sos", "exterior", "f"))
@@ -37,7 +37,7 @@ def _panel(ax, group: dict[float, list[dict]], title: str) -> None:
         ax.text(0.5, 0.5, "no complete runs", ha="center", va="center", transform=ax.transAxes, fontsize=8, color="0.4")
     span = (widths[-1] - widths[0]) if len(widths) > 1 else 1.0
     for key, label, colour, ls in CURVES:
-        mean, err = fs.error_bars([r["metrics"].get(key) for r in group[w]] for w in widths)
+        mean, err = numbers.error_bars([r["metrics"].get(key) for r in group[w]] for w in widths)
         if not len(mean) or not np.isfinite(mean).any():
             continue
         main = key in ("eval/ood/acc", "eval/id/acc")
@@ -58,14 +58,14 @@ def _panel(ax, group: dict[float, list[dict]], title: str) -> None:
         )
         if main:
             for xi, w in zip(x, widths):
-                values = [fs.number(r["metrics"].get(key)) for r in group[w]]
+                values = [numbers.number(r["metrics"].get(key)) for r in group[w]]
                 if len(values) > 1:
                     ax.plot([xi] * len(values), values, ".", color=colour, ms=3, alpha=0.5)
     shares = [group[w][0]["held_out"] for w in widths]
     if widths and all(isinstance(s, (int, float)) for s in shares):
         for w, s in zip(widths, shares):
             ax.annotate(
-                fs.percent_text(s),
+                numbers.percent_text(s),
                 (w, 0.0),
                 xytext=(0, 3),
                 textcoords="offset points",
@@ -82,15 +82,15 @@ def _panel(ax, group: dict[float, list[dict]], title: str) -> None:
 def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     """The four panels, the widest-W samples and the table; [] without complete records."""
     sweep_dir, out_dir = Path(sweep_dir), Path(out_dir)
-    rows = fs.held_out_runs(sweep_dir, "square")
+    rows = sections.held_out_runs(sweep_dir, "square")
     if not rows:
         return []
-    scale = fs.scale_of(sweep_dir)
+    scale = history.scale_of(sweep_dir)
     groups: dict[tuple[str, str], dict[float, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
         groups[(r["data"], r["place"])][r["width"]].append(r)
-    data = rows[0]["config"]["data"]
-    size, step = int(data["size"]), float(data.get("increment_x") or data["increment"])
+    data = rows[0]["record"].data
+    size, step = int(data["size"]), float(data["increment_x"])
     seeds = sorted({len(v) for g in groups.values() for v in g.values()})
 
     fig = Figure(figsize=(8.6, 6.4), layout="constrained")
@@ -114,45 +114,42 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
         f"mean ± std over {'/'.join(map(str, seeds))} seed(s); grey %: share of the 2D training grid held out",
         fontsize=9,
     )
-    paths = [fs.save_figure(fig, out_dir / f"{NAME}.png")]
+    paths = [tables.save_figure(fig, out_dir / f"{NAME}.png", gates.gate_note(r["record"] for r in rows))]
 
     present = [(k, p, letter) for k, p, letter in PANELS if groups.get((k, p))]
-    height, width = fs.grid_shape(size, fs.grid_count(rows[0]["config"]))
-    aspect = height / width  # the grids' height over width
-    samples = Figure(figsize=(2.6 * max(len(present), 1), 2.6 * aspect + 0.8), layout="constrained")
+    aspect = samples.grid_aspect(min(rows, key=sections.samples_first)["dir"])  # the grids' height over width
+    sample_fig = Figure(figsize=(2.6 * max(len(present), 1), 2.6 * aspect + 0.8), layout="constrained")
     for i, (kind, place, letter) in enumerate(present):
         w = max(groups[(kind, place)])
-        r = min(groups[(kind, place)][w], key=fs.samples_first)
-        fs.held_out_sample_panel(
-            samples.add_subplot(1, len(present), i + 1),
+        r = min(groups[(kind, place)][w], key=sections.samples_first)
+        samples.held_out_sample_panel(
+            sample_fig.add_subplot(1, len(present), i + 1),
             r["dir"],
-            r["config"],
             f"({letter}) {'bump' if kind == 'bump' else 'SOS'} {place}, W = {w:g}\n"
-            f"OOD acc {fs.number(r['metrics'].get('eval/ood/acc')):.2f} (seed {r['seed']})",
+            f"OOD acc {numbers.number(r['metrics'].get('eval/ood/acc')):.2f} (seed {r['seed']})",
         )
-    samples.suptitle(
+    sample_fig.suptitle(
         f"last samples at the widest W (red: requested inside the held-out square); scale={scale}", fontsize=9
     )
-    paths.append(fs.save_figure(samples, out_dir / f"{NAME}_samples.png"))
+    paths.append(tables.save_figure(sample_fig, out_dir / f"{NAME}_samples.png"))
 
     lines = [
         f"Scale: {scale}. A W×W square of 2D compositions held out of training, centred (interior) or at the "
         f"bottom-right corner (exterior), {size}×{size} canvas, grid d = {step:g}; accuracy on the integer evaluation "
         "grid, mean ± std (n seeds).",
         "",
-        "| data | place | W | 2D grid held out | training images | ID accuracy | OOD accuracy | OOD acc_x | OOD acc_y | overall |",
-        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    table = []
     for kind, place, _ in PANELS:
         for w in sorted(groups.get((kind, place), {})):
             group = groups[(kind, place)][w]
             cells = [
-                fs.stats_text(fs.stats([r["metrics"].get(k) for r in group]))
+                numbers.stats_text(numbers.stats([r["metrics"].get(k) for r in group]))
                 for k in ("eval/id/acc", "eval/ood/acc", "eval/ood/acc_x", "eval/ood/acc_y", "eval/acc")
             ]
-            lines.append(
-                f"| {'bump' if kind == 'bump' else 'SOS'} | {place} | {w:g} | {fs.percent_text(group[0]['held_out'])} | "
-                f"{group[0]['images']} | " + " | ".join(cells) + " |"
-            )
-    paths.append(fs.write_lines(out_dir / f"{NAME}.md", lines))
+            held = numbers.percent_text(group[0]["held_out"])
+            table.append(["bump" if kind == "bump" else "SOS", place, f"{w:g}", held, group[0]["images"], *cells])
+    header = ["data", "place", "W", "2D grid held out", "training images", "ID accuracy", "OOD accuracy"]
+    lines += tables.markdown_table([*header, "OOD acc_x", "OOD acc_y", "overall"], table)
+    paths.append(tables.write_lines(out_dir / f"{NAME}.md", lines))
     return paths

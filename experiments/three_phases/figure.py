@@ -13,24 +13,25 @@ The boundary step is the linear interpolation between the last evaluation below 
 the first at or above it (the table also gives that bracket: the evaluation cadence is the real
 resolution). Snapshots of the representation (PC1 vs PC2 of the probed layer, coloured by mu_x and
 by mu_y) are taken at the first analysed evaluation, the first inside phase B, the first inside
-phase C, and the last. Only records and ``analysis/step_<k>/arrays.npz`` are read.
+phase C, and the last. Only records and ``analysis/step_<k>/arrays.npz`` are read. The rules (the
+boundaries, epochs, the first evaluation of phase B, the verdict) are :mod:`diffcomp.sweeps.phases`;
+this script draws and tabulates them.
 """
 
 from __future__ import annotations
 
-from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from diffcomp.sweeps import figure_support as fs
-from diffcomp.sweeps.aggregate import load_records, parse_overrides
+from diffcomp.report import gates, history, numbers, tables
+from diffcomp.results import Record, load_records
+from diffcomp.sweeps import phases
+from diffcomp.sweeps.phases import ACCURATE, ONE_FEATURE, Crossing
 
 NAME = "three_phases"
-ONE_FEATURE = 0.5  # A -> B: most samples show exactly one bump
-ACCURATE = 0.5  # B -> C: most samples are right on both axes
 CURVES = (
     ("eval/acc", "accuracy", "k", "-", 2.0),
     ("eval/frac_no_feature", "no feature", "tab:blue", "--", 1.3),
@@ -46,54 +47,26 @@ SEED_STYLES = ("-", "--", ":", "-.")
 # records
 
 
-class Run(fs.JobHistory):
+class Run(history.JobHistory):
     """One job: its increment beside its seed, evaluations, analyses and analysis arrays by step."""
 
-    def __init__(self, job_dir: Path, record: dict):
-        super().__init__(job_dir, record)
-        data = (record.get("config") or {}).get("data") or {}
-        self.increment = parse_overrides(record.get("overrides", [])).get("data.increment", data.get("increment"))
-        self.batch = ((record.get("config") or {}).get("train") or {}).get("batch_size")
+    def __init__(self, record: Record):
+        super().__init__(record)
+        self.increment = record.data.get("increment_x")  # d: the grid's spacing (the same on both axes here)
+        self.batch = record.setting("train.batch_size")
 
     def epochs(self, step: float | None) -> float | None:
-        """Passes over the training set after ``step`` optimizer steps: step x batch / images."""
-        if step is None or not self.batch or not isinstance(self.images, int) or self.images <= 0:
-            return None
-        return step * self.batch / self.images
+        """Passes over the training set after ``step`` optimizer steps (:func:`phases.epochs`)."""
+        return phases.epochs(step, self.batch, self.images)
 
 
 # ---------------------------------------------------------------------------------------------
-# phase boundaries
-
-
-class Crossing:
-    """Where a curve first reaches a threshold: the interpolated step and the evaluations around it."""
-
-    def __init__(self, step: float, before: int | None, at: int):
-        self.step, self.before, self.at = step, before, at
-
-    def bracket(self) -> str:
-        return f"<= {self.at}" if self.before is None else f"({self.before}, {self.at}]"
-
-
-def phase_crossing(steps: np.ndarray, values: np.ndarray, threshold: float, start: float = -np.inf) -> Crossing | None:
-    """The first evaluation at or after ``start`` with ``value >= threshold``, interpolated back
-    linearly to the evaluation before it (none before it: the step itself, an upper bound)."""
-    hit = fs.first_crossing(steps, values, threshold, start)
-    return None if hit is None else Crossing(*hit)
+# phase boundaries (the rule: diffcomp.sweeps.phases)
 
 
 def boundaries(run: Run) -> tuple[Crossing | None, Crossing | None]:
-    """(A -> B, B -> C) by the module's rule; B -> C is looked for only once A -> B has happened."""
-    steps, one = run.series("eval/frac_one_feature")
-    a_to_b = phase_crossing(steps, one, ONE_FEATURE)
-    if a_to_b is None:
-        return None, None
-    steps, acc = run.series("eval/acc")
-    b_to_c = phase_crossing(steps, acc, ACCURATE, start=a_to_b.at)
-    if b_to_c is not None and b_to_c.step < a_to_b.step:
-        b_to_c.step = a_to_b.step  # both curves crossed between the same two evaluations
-    return a_to_b, b_to_c
+    """(A -> B, B -> C) of one run by :func:`diffcomp.sweeps.phases.boundaries`."""
+    return phases.boundaries(run.series("eval/frac_one_feature"), run.series("eval/acc"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -108,7 +81,7 @@ def _increment_label(run: Run) -> str:
 
 
 def _groups(runs: list[Run]) -> list[tuple[object, list[Run]]]:
-    keys = sorted({r.increment for r in runs}, key=fs.mixed_sort_key)
+    keys = sorted({r.increment for r in runs}, key=numbers.mixed_sort_key)
     return [(k, [r for r in runs if r.increment == k]) for k in keys]
 
 
@@ -161,7 +134,7 @@ def draw_curves(runs: list[Run], path: Path, scale: str) -> Path | None:
         f"B -> C when accuracy >= {ACCURATE:g}" + (" (shading: first seed)" if seeded else ""),
         fontsize=9,
     )
-    return fs.save_figure(fig, path)
+    return tables.save_figure(fig, path, gates.gate_note(r.record for r in runs))
 
 
 def _probe_mean(run: Run) -> tuple[np.ndarray, np.ndarray]:
@@ -257,7 +230,7 @@ def draw_snapshots(runs: list[Run], path: Path) -> Path | None:
     fig.suptitle(
         "Representation at the phase boundaries (PCA of the probed layer; first seed per increment)", fontsize=9
     )
-    return fs.save_figure(fig, path)
+    return tables.save_figure(fig, path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -285,16 +258,15 @@ def phase_b_errors(run: Run, a_to_b: Crossing | None, b_to_c: Crossing | None) -
     A -> B, before B -> C): a disordered manifold puts bumps far off; an off-by-one read-out does not."""
     if a_to_b is None:
         return ["–", "–", "–"]
-    end = b_to_c.at if b_to_c is not None else np.inf
-    inside = [s for s in sorted(run.evals) if a_to_b.at <= s < end] or [a_to_b.at]
-    metrics = run.evals.get(inside[0], {})
+    first = phases.first_in_phase_b(run.evals, a_to_b, b_to_c)
+    metrics = run.evals.get(first, {})
     shares = [metrics.get(f"eval/one_feature/err_{name}") for name in ("lt1", "1to2", "2to4", "ge4")]
     if any(v is None for v in shares):
-        return [inside[0], "–", "–"]
+        return [first, "–", "–"]
     return [
-        inside[0],
+        first,
         " / ".join(f"{v:.2f}" for v in shares),
-        fs.number_text(metrics.get("eval/one_feature/err_median")),
+        numbers.number_text(metrics.get("eval/one_feature/err_median")),
     ]
 
 
@@ -309,7 +281,7 @@ def write_table(runs: list[Run], path: Path, scale: str) -> Path:
         "are given). Phase B errors: the shares of the one-feature samples by position error max(|dx|, |dy|) at the "
         "first evaluation inside phase B (< 1 px is correct; 1-2 px an off-by-one read-out).",
         "",
-        *fs.markdown_header(HEADER + FINAL + PHASE_B),
+        *tables.markdown_header(HEADER + FINAL + PHASE_B),
     ]
     reached: dict[float, list[float]] = {}
     reached_epochs: dict[float, list[float]] = {}
@@ -330,48 +302,39 @@ def write_table(runs: list[Run], path: Path, scale: str) -> Path:
             probes = run.analyses[max(run.analyses)] if run.analyses else {}
             cells += [
                 max(run.evals),
-                fs.number_text(last.get("eval/acc")),
-                fs.number_text(last.get("eval/frac_one_feature")),
+                numbers.number_text(last.get("eval/acc")),
+                numbers.number_text(last.get("eval/frac_one_feature")),
             ]
-            cells += [fs.number_text(probes.get(f"repr/probe_r2_{a}")) for a in "xy"]
+            cells += [numbers.number_text(probes.get(f"repr/probe_r2_{a}")) for a in "xy"]
             cells += phase_b_errors(run, a_to_b, b_to_c)
-            lines.append(fs.markdown_row(cells))
+            lines.append(tables.markdown_row(cells))
             reached.setdefault(key, []).append(b_to_c.step if b_to_c else np.inf)
             epochs = run.epochs(b_to_c.step) if b_to_c else np.inf
             reached_epochs.setdefault(key, []).append(np.nan if epochs is None else epochs)
     claims = [_claim_line(reached, "step")]
     if not any(np.isnan(v) for values in reached_epochs.values() for v in values):
         claims.append(_claim_line(reached_epochs, "epoch"))
-    return fs.write_lines(path, [*lines, "", *(f"* {c}" for c in claims)])
+    return tables.write_lines(path, [*lines, "", *(f"* {c}" for c in claims)])
 
 
 def _claim_line(reached: dict, unit: str = "step") -> str:
-    """Whether the B -> C point (mean over seeds, in optimizer steps or in epochs) grows with d, i.e.
-    denser data orders sooner on that axis."""
-    numeric = sorted((k, float(np.mean(v))) for k, v in reached.items() if isinstance(k, (int, float)))
-    if len(numeric) < 2:
+    """The verdict of :func:`phases.sooner_when_denser` on the B -> C points (optimizer steps or
+    epochs) as the table's claim line."""
+    means, verdict = phases.sooner_when_denser(reached)
+    if verdict is None:
         return "Claim (denser data reaches the ordered phase sooner): fewer than two increments, not testable."
     form = ".0f" if unit == "step" else ".1f"
-    order = ", ".join(f"d={k:g}: {'not reached' if not np.isfinite(s) else format(s, form)}" for k, s in numeric)
-    steps = [s for _, s in numeric]
-    if all(not np.isfinite(s) for s in steps):
-        verdict = "undetermined (no increment reached phase C)"
-    elif all(a < b or (not np.isfinite(a) and not np.isfinite(b)) for a, b in pairwise(steps)):
-        verdict = "consistent (B -> C later for every larger d)"
-    elif all(a <= b for a, b in pairwise(steps)):
-        verdict = "consistent up to ties"
-    else:
-        verdict = "not consistent (a larger d reached phase C sooner)"
+    order = ", ".join(f"d={k:g}: {'not reached' if not np.isfinite(s) else format(s, form)}" for k, s in means)
     return f"Claim (denser data reaches the ordered phase sooner), B -> C {unit} by increment: {order}; {verdict}."
 
 
 def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     """The curves, the snapshots and the boundary table of whatever records the sweep has."""
     sweep_dir, out_dir = Path(sweep_dir), Path(out_dir)
-    runs = sorted((Run(d, r) for d, r in load_records(sweep_dir)), key=lambda r: r.seed)
+    runs = sorted((Run(r) for r in load_records(sweep_dir)), key=lambda r: r.seed)
     if not runs:
         return []
-    scale = fs.scale_of(sweep_dir, from_records=True)
+    scale = history.scale_of(sweep_dir, from_records=True)
     paths = [
         draw_curves(runs, out_dir / f"{NAME}_curves.png", scale),
         draw_snapshots(runs, out_dir / f"{NAME}_snapshots.png"),

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from diffcomp.sweeps import figure_support as fs
-from diffcomp.sweeps.aggregate import load_records
+from diffcomp.report import gates, history, numbers, tables
+from diffcomp.results import load_records
 
 NAME = "torus_representation"
 IDEAL_COLOURS = {"data": "tab:green", "clifford": "tab:orange", "3d": "tab:blue"}  # Fig. 3's colours
@@ -39,9 +39,9 @@ N_SPECTRUM = 15  # PCs shown per spectrum, as Fig. 2d
 # records
 
 
-def load_runs(sweep_dir: Path) -> list[fs.JobHistory]:
+def load_runs(sweep_dir: Path) -> list[history.JobHistory]:
     """One history per seed's record, lowest seed first."""
-    return sorted((fs.JobHistory(job_dir, record) for job_dir, record in load_records(sweep_dir)), key=lambda r: r.seed)
+    return sorted((history.JobHistory(record) for record in load_records(sweep_dir)), key=lambda r: r.seed)
 
 
 # The Betti rule reads the diagram in the window [0, 1.5 x cloud radius]: the default ``window`` of
@@ -58,20 +58,20 @@ def _checkpoints(steps: list[int], n: int) -> list[int]:
     return [steps[i] for i in picks]
 
 
-def _last_step_with(run: fs.JobHistory, key: str) -> int | None:
+def _last_step_with(run: history.JobHistory, key: str) -> int | None:
     """The last analysed step whose saved arrays hold ``key``."""
     return next((s for s in reversed(run.array_steps()) if key in (run.arrays(s) or {})), None)
 
 
 def _fmt(value, spec: str = ".2f") -> str:
-    return fs.number_text(value, spec)
+    return numbers.number_text(value, spec)
 
 
 # ---------------------------------------------------------------------------------------------
 # figures
 
 
-def draw_training(runs: list[fs.JobHistory], path: Path, scale: str) -> Path | None:
+def draw_training(runs: list[history.JobHistory], path: Path, scale: str) -> Path | None:
     """Fig. 2c: accuracy, participation ratio and top-4 explained variance against steps, per seed."""
     if not any(r.evals or r.analyses for r in runs):
         return None
@@ -103,10 +103,10 @@ def draw_training(runs: list[fs.JobHistory], path: Path, scale: str) -> Path | N
     axes[2].set_xlabel("training step")
     axes[0].legend(frameon=False, fontsize=8)
     fig.suptitle(f"Fig. 2c: accuracy and effective dimension over training (scale={scale})", fontsize=9)
-    return fs.save_figure(fig, path)
+    return tables.save_figure(fig, path, gates.gate_note(r.record for r in runs))
 
 
-def draw_spectra(runs: list[fs.JobHistory], path: Path, n_checkpoints: int = 4, max_seeds: int = 3) -> Path | None:
+def draw_spectra(runs: list[history.JobHistory], path: Path, n_checkpoints: int = 4, max_seeds: int = 3) -> Path | None:
     """Fig. 2d: the first 15 PCA eigenvalues (variance ratios) at ~4 checkpoints, a row per seed."""
     rows = [(run, _checkpoints(run.array_steps(), n_checkpoints)) for run in runs[:max_seeds]]
     rows = [(run, steps) for run, steps in rows if steps]
@@ -138,10 +138,10 @@ def draw_spectra(runs: list[fs.JobHistory], path: Path, n_checkpoints: int = 4, 
             if j == 0:
                 ax.set_ylabel("explained var. ratio", fontsize=8)
     fig.suptitle("Fig. 2d: PCA eigenspectra (top 4 in red)", fontsize=9)
-    return fs.save_figure(fig, path)
+    return tables.save_figure(fig, path)
 
 
-def draw_projections(run: fs.JobHistory, path: Path) -> Path | None:
+def draw_projections(run: history.JobHistory, path: Path) -> Path | None:
     """Fig. 2e-g: PCs (1, 3) and (2, 4) at the start, middle and end, coloured by mu_x and by mu_y."""
     steps = _checkpoints(run.array_steps(), 3)
     snapshots = [(s, run.arrays(s)) for s in steps]
@@ -150,7 +150,7 @@ def draw_projections(run: fs.JobHistory, path: Path) -> Path | None:
         return None
     panels = [((0, 2), 0), ((0, 2), 1), ((1, 3), 0), ((1, 3), 1)]
     # a cyclic colour map over one period, so mu = 1 and mu = N (= 0 on the torus) sit side by side
-    period = float(((run.record.get("config") or {}).get("data") or {}).get("size") or 0)
+    period = float(run.record.data.get("size") or 0)
     fig = Figure(figsize=(10.5, 2.5 * len(snapshots) + 0.4), layout="constrained")
     grid = fig.subplots(len(snapshots), len(panels), squeeze=False)
     scatter = None
@@ -177,10 +177,10 @@ def draw_projections(run: fs.JobHistory, path: Path) -> Path | None:
     if scatter is not None:
         fig.colorbar(scatter, ax=grid[:, -1], label="mu (px, periodic)", shrink=0.8)
     fig.suptitle(f"Fig. 2e-g: PCA projections of the layer-4 representation (seed {run.seed})", fontsize=9)
-    return fs.save_figure(fig, path)
+    return tables.save_figure(fig, path)
 
 
-def draw_persistence(run: fs.JobHistory, path: Path) -> Path | None:
+def draw_persistence(run: history.JobHistory, path: Path) -> Path | None:
     """Fig. 2b (right): the final persistence diagram, in units of the cloud's radius, with the Betti cut."""
     step = _last_step_with(run, "diagram_h0")
     if step is None:
@@ -215,10 +215,10 @@ def draw_persistence(run: fs.JobHistory, path: Path) -> Path | None:
     betti = tuple(scalars.get(f"repr/betti{d}") for d in range(3))
     ax.set_title(f"persistence, seed {run.seed}, step {step}\nBetti {betti} (a torus: (1, 2, 1))", fontsize=9)
     ax.legend(frameon=False, fontsize=8, loc="lower right")
-    return fs.save_figure(fig, path)
+    return tables.save_figure(fig, path)
 
 
-def draw_torus_tests(run: fs.JobHistory, path: Path, bins: int = 30) -> Path | None:
+def draw_torus_tests(run: history.JobHistory, path: Path, bins: int = 30) -> Path | None:
     """Fig. 3: histograms of the test statistics, data against the ideal Clifford and 3-D tori (final step)."""
     step = _last_step_with(run, "torus_data_xy_pcos")
     if step is None:
@@ -265,10 +265,10 @@ def draw_torus_tests(run: fs.JobHistory, path: Path, bins: int = 30) -> Path | N
         "y axis fitted to the data: the ideal tori's one-bin spikes run off the top",
         fontsize=9,
     )
-    return fs.save_figure(fig, path)
+    return tables.save_figure(fig, path)
 
 
-def draw_wasserstein(runs: list[fs.JobHistory], path: Path) -> Path | None:
+def draw_wasserstein(runs: list[history.JobHistory], path: Path) -> Path | None:
     """Fig. 8: Wasserstein distances of the data's statistics to the ideal tori over training."""
     panels = [
         ("orth", "orthogonality (paper's)"),
@@ -284,7 +284,7 @@ def draw_wasserstein(runs: list[fs.JobHistory], path: Path) -> Path | None:
         for k, run in enumerate(runs):
             for ideal in ("clifford", "3d"):
                 key = f"repr/wasserstein_{ideal}" if stat is None else f"repr/wasserstein_{stat}_{ideal}"
-                steps, values = fs.series(run.analyses, key)
+                steps, values = history.series(run.analyses, key)
                 if len(steps):
                     label = f"{'Clifford' if ideal == 'clifford' else '3-D'}" + (
                         f", seed {run.seed}" if len(runs) > 1 else ""
@@ -310,14 +310,14 @@ def draw_wasserstein(runs: list[fs.JobHistory], path: Path) -> Path | None:
         "early steps need not be a torus",
         fontsize=9,
     )
-    return fs.save_figure(fig, path)
+    return tables.save_figure(fig, path)
 
 
 # ---------------------------------------------------------------------------------------------
 # table
 
 
-def _state(run: fs.JobHistory, step: int) -> list[str]:
+def _state(run: history.JobHistory, step: int) -> list[str]:
     """The representation's numbers at one analysed step: PR, top-4 variance, Betti, distances, verdict."""
     a = run.analyses.get(step, {})
     betti = tuple(a.get(f"repr/betti{d}") for d in range(3))
@@ -332,7 +332,7 @@ def _state(run: fs.JobHistory, step: int) -> list[str]:
     ]
 
 
-def write_table(runs: list[fs.JobHistory], path: Path, scale: str) -> Path:
+def write_table(runs: list[history.JobHistory], path: Path, scale: str) -> Path:
     """The figures' numbers: the last evaluation per seed, then every analysed evaluation."""
     state = ["PR", "top-4 var.", "Betti (H0,H1,H2)", "W Clifford", "W 3-D", "plane overlap", "verdict"]
     lines = [
@@ -345,26 +345,26 @@ def write_table(runs: list[fs.JobHistory], path: Path, scale: str) -> Path:
         "cosine of x-ring/y-ring planes, 0 for both ideal tori, >= 0.5 collapsed), where neither a torus verdict nor "
         "a large top-4 variance means anything.",
         "",
-        *fs.markdown_header(["seed", "step", "acc", "acc_x", "acc_y", "PR peak (step)", *state]),
+        *tables.markdown_header(["seed", "step", "acc", "acc_x", "acc_y", "PR peak (step)", *state]),
     ]
     for run in runs:
         if not run.analyses and not run.evals:
             continue
         step = max(run.analyses) if run.analyses else max(run.evals)
-        e = run.evals.get(step, run.record.get("metrics") or {})
+        e = run.evals.get(step, run.record.metrics)
         prs = [
             (a["repr/participation_ratio"], s)
             for s, a in run.analyses.items()
-            if fs.is_number(a.get("repr/participation_ratio"))
+            if numbers.is_number(a.get("repr/participation_ratio"))
         ]
         peak = f"{_fmt(max(prs)[0])} ({max(prs)[1]})" if prs else "–"
         accuracies = [_fmt(e.get(f"eval/{k}"), ".3f") for k in ("acc", "acc_x", "acc_y")]
-        lines.append(fs.markdown_row([run.seed, step, *accuracies, peak, *_state(run, step)]))
-    lines += ["", "Over training:", "", *fs.markdown_header(["seed", "step", "acc", *state])]
+        lines.append(tables.markdown_row([run.seed, step, *accuracies, peak, *_state(run, step)]))
+    lines += ["", "Over training:", "", *tables.markdown_header(["seed", "step", "acc", *state])]
     for run in runs:
         for step in sorted(set(run.analyses) | set(run.evals)):
-            lines.append(fs.markdown_row([run.seed, step, _fmt(run.acc(step), ".3f"), *_state(run, step)]))
-    return fs.write_lines(path, lines)
+            lines.append(tables.markdown_row([run.seed, step, _fmt(run.acc(step), ".3f"), *_state(run, step)]))
+    return tables.write_lines(path, lines)
 
 
 def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
@@ -373,7 +373,7 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     runs = load_runs(sweep_dir)
     if not runs:
         return []
-    scale = fs.scale_of(sweep_dir, from_records=True)
+    scale = history.scale_of(sweep_dir, from_records=True)
     first = runs[0]
     paths = [
         draw_training(runs, out_dir / f"{NAME}_training.png", scale),
