@@ -73,7 +73,10 @@ def test_columns_are_the_values_the_job_resolved_never_its_override_strings(tmp_
         write_record(tmp_path, [f"data.sigma={sigma}"], acc=sigma, schema=2, params=params)
         odd = tmp_path / f"odd{sigma}"
         write_record(odd, ["data.sigma=9", "data=sos"], acc=sigma, schema=2, params={**params, "seed": 1})
+    write_record(tmp_path / "lists", ["model.channels=[8,8]"], acc=0.3, schema=2, params={"model.channels": [8, 8]})
     table = collect(tmp_path).rows("complete")
+    assert table["model.channels"].dropna().tolist() == ["[8, 8]"]  # a list a job set is one table cell
+    table = table[table["model.channels"].isna()]
     assert sorted(table["data.sigma"]) == [0.1, 0.1, 0.5, 0.5] and set(table["data"]) == {"bump"}
     assert sorted(table["seed"]) == [0, 0, 1, 1]
 

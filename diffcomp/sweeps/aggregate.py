@@ -17,6 +17,7 @@ With W&B enabled the table and plots also go to a summary run in the sweep's W&B
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -88,7 +89,10 @@ def flatten(mapping: dict, prefix: str = "") -> dict[str, Any]:
 
 def record_row(record: Record) -> tuple[dict, list[str]]:
     """One table row of a record, and the parameter columns it brought (the values its job resolved)."""
-    row = dict(record.params)
+    # a table cell is a scalar: a list or mapping a job set (model.channels=[8,16,32,32]) is shown as its JSON
+    row = {
+        k: v if v is None or isinstance(v, (int, float, str, bool)) else json.dumps(v) for k, v in record.params.items()
+    }
     for name in RECORD_FIELDS:
         row.setdefault(name, record.seed if name == "seed" else record.get(name))
     row.update(flatten(record.metrics))
