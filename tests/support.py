@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -39,3 +42,17 @@ def compose_config(overrides=(), return_hydra_config: bool = False):
 
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         return compose("config", overrides=list(overrides), return_hydra_config=return_hydra_config)
+
+
+def run_diffcomp(*args, env_extra: dict | None = None, timeout: float = 300, **kwargs):
+    """``python -m diffcomp.run <args>`` from the repository, W&B disabled, headless plots; output captured."""
+    env = {**os.environ, "WANDB_MODE": "disabled", "MPLBACKEND": "Agg", **(env_extra or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "diffcomp.run", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        env=env,
+        **kwargs,
+    )

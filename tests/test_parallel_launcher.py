@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
-from support import TINY, compose_config
+from support import TINY, compose_config, run_diffcomp
 
 from hydra_plugins.diffcomp_launcher import parallel_launcher
 from hydra_plugins.diffcomp_launcher.parallel_launcher import ParallelLauncher, job_slots
@@ -130,15 +130,7 @@ def test_ctrl_c_stops_the_running_jobs_and_starts_no_more(monkeypatch, tmp_path)
 
 
 def cli(*args, env_extra=None, timeout=600):
-    env = {**os.environ, "WANDB_MODE": "disabled", "MPLBACKEND": "Agg", **(env_extra or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "diffcomp.run", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=REPO,
-        env=env,
-    )
+    return run_diffcomp(*args, env_extra=env_extra, timeout=timeout)
 
 
 def test_a_bad_option_stops_the_launch_before_anything_runs(tmp_path):

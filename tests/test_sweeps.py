@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from support import TINY, compose_config
+from support import TINY, compose_config, run_diffcomp
 
 from diffcomp.tasks import run_job
 
@@ -28,15 +28,7 @@ def job_env() -> dict:
 
 
 def run_cli(*args, timeout=300, **kwargs):
-    return subprocess.run(
-        [sys.executable, "-m", "diffcomp.run", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=REPO,
-        env=job_env(),
-        **kwargs,
-    )
+    return run_diffcomp(*args, env_extra={"OMP_NUM_THREADS": "1"}, timeout=timeout, **kwargs)
 
 
 def records(sweep_dir: Path) -> dict[str, dict]:
