@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from diffcomp.eval.samples_file import load_sample_arrays
 from diffcomp.results import Record, load_records
 
 ANALYSIS_ARRAYS = "analysis/step_*/arrays.npz"  # the analysis callback's arrays, one per analysed step
@@ -49,12 +50,9 @@ def last_file(job_dir: Path, pattern: str) -> Path | None:
 
 
 def load_arrays(path: Path) -> dict[str, np.ndarray] | None:
-    """The arrays of an ``.npz`` file, read at once; None when it is missing or unreadable (partial sweeps)."""
-    try:
-        with np.load(path) as saved:
-            return {key: saved[key] for key in saved.files}
-    except Exception:
-        return None
+    """The arrays of an ``.npz`` file, read at once; None when it is missing or unreadable (partial sweeps).
+    The same reader as the evaluation's sample arrays (:func:`diffcomp.eval.samples_file.load_sample_arrays`)."""
+    return load_sample_arrays(path)
 
 
 class JobHistory:
